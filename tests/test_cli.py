@@ -1,0 +1,36 @@
+"""The `lrd` command: bad input is one line on stderr, exit status 2, no traceback."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lrd(*args):
+    return subprocess.run([sys.executable, "-m", "lrd.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+def test_tasks_lists_every_task():
+    out = lrd("tasks", "--lengths", "10")
+    assert out.returncode == 0, out.stderr
+    for name in ("copy", "adding", "delayed_recall", "prefix_sum"):
+        assert re.search(rf"^{name}\s+10\s", out.stdout, re.M)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["tasks", "cpy"], "unknown task 'cpy'"),
+    (["tasks", "copy", "--lengths", "0"], "length (the delay T) must be an integer >= 1"),
+    (["tasks", "adding", "--lengths", "1"], "must be an integer >= 2"),
+])
+def test_bad_input_is_one_line_exit_2(args, message):
+    out = lrd(*args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert out.stderr.startswith("lrd: error: ") and message in out.stderr
+    assert "Traceback" not in out.stderr
