@@ -34,6 +34,18 @@ def cmd_tasks(args) -> None:
     print("\n".join(rows))
 
 
+def cmd_train(args) -> None:
+    """Train one run; print where its record went and its final test metrics."""
+    from lrd import config
+    from lrd.train import train
+
+    cfg = config.load(args.config, args.overrides)
+    rec = train(cfg)
+    test = ", ".join(f"{k} {v:.4g}" for k, v in rec["metrics"]["test"].items())
+    print(f"{rec['run_id']}: {rec['status']}, solved={rec['solved']}, {rec['steps']} steps, "
+          f"{rec['wall_time_s']:.1f} s\n  test: {test}\n  record: {rec['run_dir']}/record.json")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lrd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,11 +53,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("names", nargs="*", help="task names (default: all)")
     s.add_argument("--lengths", type=int, nargs="+", default=[10, 100, 1000])
     s.set_defaults(func=cmd_tasks)
+
+    s = sub.add_parser("train", help="train one run from YAML configs and key=value overrides",
+                       description="Config files are merged left to right, then overrides "
+                       "(key.sub=value, or --key.sub=value as W&B agents pass them).")
+    s.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="YAML config (repeatable; later files override earlier ones)")
+    s.add_argument("overrides", nargs="*", metavar="key=value")
+    s.set_defaults(func=cmd_train, extra_ok=True)
     return p
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra and not getattr(args, "extra_ok", False):
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # --key.sub=value overrides, as `wandb agent` passes them
+        args.overrides = [*extra, *args.overrides]
     try:
         args.func(args)
     except ConfigError as err:

@@ -48,6 +48,12 @@ class Batch:
     def __len__(self) -> int:
         return self.inputs.shape[0]
 
+    def split(self, size: int):
+        """Consecutive chunks of at most ``size`` sequences."""
+        for i in range(0, len(self), size):
+            yield Batch(*(t[i:i + size] for t in
+                          (self.inputs, self.targets, self.mask, self.metric_mask)))
+
 
 def check_int(task: str, name: str, value, minimum: int) -> None:
     """Raise ConfigError unless ``value`` is an int >= minimum."""
@@ -64,6 +70,7 @@ class Task:
     solved_metric: ClassVar[str]         # the metric that decides "solved" (the one place)
     solved_threshold: ClassVar[float]
     solved_higher_is_better: ClassVar[bool] = True
+    feeds_back: ClassVar[bool] = False   # can the target be fed back as input (teacher forcing)?
 
     input_size: int
     output_size: int
@@ -118,6 +125,7 @@ class SymbolTask(Task):
 
     solved_metric = "accuracy"
     solved_threshold = 0.99
+    feeds_back = True
 
     def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
         return F.one_hot(tokens, self.input_size).float()
