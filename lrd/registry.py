@@ -12,6 +12,10 @@ from typing import Any
 from jsonargparse import ArgumentParser
 
 from lrd.errors import ConfigError, unknown_name
+from lrd.models.attention import Attention
+from lrd.models.gru import GRU
+from lrd.models.lstm import LSTM
+from lrd.models.rnn import RNN
 from lrd.tasks.adding import Adding
 from lrd.tasks.copy import Copy
 from lrd.tasks.delayed_recall import DelayedRecall
@@ -24,7 +28,12 @@ TASKS = {
     "prefix_sum": PrefixSum,
 }
 
-MODELS: dict[str, type] = {}
+MODELS: dict[str, type] = {
+    "rnn": RNN,
+    "lstm": LSTM,
+    "gru": GRU,
+    "attention": Attention,
+}
 
 
 def lookup(kind: str, registry: dict, name: str) -> type:
