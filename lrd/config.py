@@ -148,7 +148,25 @@ def resolve(cfg: RunConfig) -> dict[str, Any]:
     _check_numbers(cfg)
     for length in cfg.train.eval_lengths:
         task.check_length(length)
+    build(out)  # constructors check ranges and combinations (e.g. regime x model)
     return out
+
+
+def build(resolved: dict[str, Any]):
+    """Task, regime and model of a resolved config (model weights from the global RNG)."""
+    import lrd.models
+    import lrd.tasks
+    from lrd import regimes
+
+    def params(section, *drop):
+        return {k: v for k, v in resolved[section].items() if k not in ("name", *drop)}
+
+    task = lrd.tasks.make(resolved["task"]["name"], **params("task", "length"))
+    regime = regimes.make(resolved["regime"]["name"], **params("regime"))
+    model = lrd.models.make(resolved["model"]["name"], regime.model_sizes(task),
+                            **params("model"))
+    regime.check(task, model)
+    return task, regime, model
 
 
 def _check_numbers(cfg: RunConfig) -> None:

@@ -53,21 +53,6 @@ def device_name(accelerator: str) -> str:
     return "cpu"
 
 
-def build(resolved: dict):
-    """Task, regime and model of a resolved config (model weights from the global RNG)."""
-    import lrd.models
-    import lrd.tasks
-    from lrd import regimes
-
-    split = lambda sec, drop: {k: v for k, v in resolved[sec].items() if k not in drop}
-    task = lrd.tasks.make(resolved["task"]["name"], **split("task", ("name", "length")))
-    regime = regimes.make(resolved["regime"]["name"], **split("regime", ("name",)))
-    model = lrd.models.make(resolved["model"]["name"], regime.model_sizes(task),
-                            **split("model", ("name",)))
-    regime.check(task, model)
-    return task, regime, model
-
-
 def train(cfg: RunConfig) -> dict:
     """Run ``cfg`` to the end and return its record (also written to disk)."""
     import pytorch_lightning as pl
@@ -82,7 +67,7 @@ def train(cfg: RunConfig) -> dict:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     pl.seed_everything(cfg.seed, verbose=False)
-    task, regime, model = build(resolved)
+    task, regime, model = cfglib.build(resolved)
     length = cfg.task["length"]
     staging = record.staging_dir(Path(cfg.log.out), run_id)
     rec = {

@@ -1,0 +1,165 @@
+"""One run end to end: the record, determinism, divergence, failure, W&B, and every config."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import lrd.models
+import lrd.tasks
+from lrd import record
+from lrd.errors import ConfigError
+
+from conftest import CONFIGS, ROOT, TINY
+
+TASK_PARTS = sorted(p.name for p in (CONFIGS / "task").glob("*.yaml"))
+MODEL_PARTS = sorted(p.name for p in (CONFIGS / "model").glob("*.yaml"))
+REGIME_PARTS = sorted(p.name for p in (CONFIGS / "regime").glob("*.yaml"))
+EXPERIMENTS = sorted(p.relative_to(CONFIGS).as_posix()
+                     for p in (CONFIGS / "experiments").glob("*.yaml"))
+SHORT = {"copy.yaml": 3, "adding.yaml": 6, "delayed_recall.yaml": 3, "prefix_sum.yaml": 6}
+
+
+def test_record_holds_everything_a_rerun_needs(run_tiny):
+    rec = run_tiny("task/adding.yaml", "model/lstm.yaml",
+                   overrides=["train.eval_lengths=[8,12]", "task.length=6"])
+    run_dir = Path(rec["run_dir"])
+    on_disk = json.loads((run_dir / "record.json").read_text())
+    assert on_disk["run_id"] == rec["run_id"] == run_dir.name
+    assert on_disk["status"] == "complete" and on_disk["steps"] == 3
+    assert on_disk["config"]["model"]["hidden_size"] == 8
+    assert len(on_disk["config_hash"]) == 64
+    assert on_disk["seeds"] == {"seed": 0, "model_init": 0, "train_stream": 0,
+                                "val_stream": 1, "test_stream": 2}
+    for key in ("python", "torch", "lightning", "device", "git_commit"):
+        assert key in on_disk["env"]
+    assert set(on_disk["metrics"]["test"]) == {"loss", "mse"}
+    assert set(on_disk["metrics"]["lengths"]) == {"8", "12"}
+    assert isinstance(on_disk["solved"], bool) and on_disk["diverged"] is False
+    assert on_disk["wall_time_s"] > 0
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    logged = {k for row in rows for k, v in row.items() if v}
+    assert {"train/loss", "train/mse", "train/loss_ratio", "train/grad_norm"} <= logged
+    assert {"val/loss", "val/mse"} <= logged
+    assert not any((run_dir.parent / record.STAGING).iterdir()), "staging is left clean"
+
+
+def test_same_config_same_numbers(run_tiny):
+    a = run_tiny("task/copy.yaml", "model/gru.yaml", overrides=["task.length=3"])
+    b = run_tiny("task/copy.yaml", "model/gru.yaml", overrides=["task.length=3"])
+    assert a["run_id"] == b["run_id"]
+    assert a["metrics"]["test"] == b["metrics"]["test"]
+
+
+def test_loss_ratio_is_loss_over_baseline(run_tiny):
+    rec = run_tiny("task/copy.yaml", "model/rnn.yaml", overrides=["task.length=4"])
+    rows = [r for r in csv.DictReader((Path(rec["run_dir"]) / "metrics.csv").open())
+            if r["train/loss"]]
+    baseline = lrd.tasks.make("copy").baseline_loss(4)
+    for r in rows:
+        assert float(r["train/loss_ratio"]) == pytest.approx(float(r["train/loss"]) / baseline,
+                                                             rel=1e-5)
+
+
+def test_divergence_is_recorded(run_tiny):
+    """A ReLU RNN with N(0, 100²/H) recurrent weights grows ~100x per step and overflows
+    float32 within 20 steps, so the loss is non-finite at the first step."""
+    rec = run_tiny("task/adding.yaml", overrides=[
+        "model.name=rnn", "model.nonlinearity=relu", "model.init=gaussian",
+        "model.init_gain=100.0", "task.length=60", "optim.grad_clip=null"])
+    assert rec["status"] == "diverged" and rec["diverged"] and not rec["solved"]
+    assert json.loads((Path(rec["run_dir"]) / "record.json").read_text())["diverged"]
+
+
+def test_failure_is_recorded_and_raised(run_tiny, monkeypatch, tmp_path):
+    from lrd.module import LitRun
+
+    def boom(self, batch, idx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(LitRun, "training_step", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_tiny("task/adding.yaml", overrides=["task.length=4"])
+    (rec_path,) = (tmp_path / "runs").glob("*/record.json")
+    rec = json.loads(rec_path.read_text())
+    assert rec["status"] == "failed" and "boom" in rec["error"]
+
+
+def test_bad_config_writes_nothing(run_tiny, tmp_path):
+    with pytest.raises(ConfigError):
+        run_tiny("task/adding.yaml", overrides=["regime.name=teacher_forcing"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_wandb_offline_gets_full_config_and_summary(run_tiny, tmp_path, monkeypatch):
+    """The live W&B run (offline) holds the resolved config, and its summary the test metric."""
+    import lrd.train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    seen = {}
+    original = lrd.train._wandb_summary
+
+    def spy(logger, rec):
+        original(logger, rec)
+        run = logger.experiment
+        seen.update(config=dict(run.config), summary=dict(run.summary), group=run.group,
+                    name=run.name, offline=run.offline)
+
+    monkeypatch.setattr(lrd.train, "_wandb_summary", spy)
+    rec = run_tiny("task/adding.yaml", overrides=["task.length=4", "log.wandb=true",
+                                                  "log.group=g1"])
+    assert seen["offline"] and seen["group"] == "g1" and seen["name"] == rec["run_id"]
+    assert seen["config"]["model"] == rec["config"]["model"]
+    assert seen["config"]["task"] == rec["config"]["task"]
+    assert seen["summary"]["test/mse"] == pytest.approx(rec["metrics"]["test"]["mse"])
+    assert seen["summary"]["solved"] == int(rec["solved"])
+    assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_cli_train_bad_key_is_one_line_exit_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lrd.cli", "train", "--config",
+                          str(CONFIGS / "task/copy.yaml"), "train.max_stepz=3",
+                          f"log.out={tmp_path}"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 2
+    err = out.stderr.strip()
+    assert err.startswith("lrd: error: config: Key 'max_stepz' not in 'Train'")
+    assert err.endswith("(at 'train.max_stepz')") and "\n" not in err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS)
+def test_every_experiment_config_runs_tiny(run_tiny, path):
+    rec = run_tiny(path)
+    assert rec["status"] == "complete"
+
+
+def _combination_error(task: str, model: str, regime: str):
+    if regime == "teacher_forcing.yaml" and task == "adding.yaml":
+        return "needs a task whose output feeds back"
+    if regime in ("truncated.yaml", "teacher_forcing.yaml") and model == "attention.yaml":
+        return "needs a recurrent model"
+    return None
+
+
+@pytest.mark.parametrize("task", TASK_PARTS)
+@pytest.mark.parametrize("model", MODEL_PARTS)
+@pytest.mark.parametrize("regime", REGIME_PARTS)
+def test_every_regime_model_task(run_tiny, task, model, regime):
+    overrides = [f"task.length={SHORT[task]}"]
+    if regime == "truncated.yaml":
+        overrides.append("regime.window=2")
+    if regime == "curriculum.yaml":
+        overrides.append(f"regime.start={2 if task == 'adding.yaml' else 1}")
+    parts = (f"task/{task}", f"model/{model}", f"regime/{regime}")
+    error = _combination_error(task, model, regime)
+    if error:
+        with pytest.raises(ConfigError, match=error):
+            run_tiny(*parts, overrides=overrides)
+    else:
+        assert run_tiny(*parts, overrides=overrides)["status"] == "complete"
