@@ -63,6 +63,13 @@ class Log:
 
 
 @dataclass
+class Analysis:
+    enabled: bool = True          # spectra, gradient decay, Lyapunov exponents at init and end
+    every: int = 100              # log spectral radius and sigma_max every N steps; 0: never
+    batch_size: int = 32          # sequences of the task used for Jacobians and gradient decay
+
+
+@dataclass
 class RunConfig:
     task: dict[str, Any] = field(default_factory=lambda: {"name": "copy", "length": 20})
     model: dict[str, Any] = field(default_factory=lambda: {"name": "lstm"})
@@ -70,11 +77,12 @@ class RunConfig:
     optim: Optim = field(default_factory=Optim)
     train: Train = field(default_factory=Train)
     log: Log = field(default_factory=Log)
+    analysis: Analysis = field(default_factory=Analysis)
     seed: int = 0
 
 
 # Sections that change where a run is logged, not what it computes: left out of the hash.
-UNHASHED = ("log",)
+UNHASHED = ("log", "analysis")
 UNHASHED_TRAIN = ("progress_bar", "threads")
 
 
