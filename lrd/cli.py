@@ -39,11 +39,34 @@ def cmd_train(args) -> None:
     from lrd import config
     from lrd.train import train
 
-    cfg = config.load(args.config, args.overrides)
+    cfg = config.load(args.config, args.overrides, args.profile)
     rec = train(cfg)
     test = ", ".join(f"{k} {v:.4g}" for k, v in rec["metrics"]["test"].items())
     print(f"{rec['run_id']}: {rec['status']}, solved={rec['solved']}, {rec['steps']} steps, "
           f"{rec['wall_time_s']:.1f} s\n  test: {test}\n  record: {rec['run_dir']}/record.json")
+
+
+def cmd_sweep(args) -> None:
+    """Run (or export) a sweep file offline; then refresh the results tables."""
+    from lrd import results, sweep
+
+    if args.export:
+        print(f"wrote {sweep.export(sweep.load(args.file, args.profile), args.export)}")
+        return
+    counts = sweep.run(args.file, args.workers, args.profile, args.out, args.retry_failed)
+    for line in counts.pop("errors"):
+        print(f"  failed: {line}", file=sys.stderr)
+    print("sweep: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    paths = results.write(args.out or "results/runs", args.results)
+    print(f"results: {paths['runs']}, {paths['horizon']}")
+
+
+def cmd_results(args) -> None:
+    """Aggregate every run record into the results tables."""
+    from lrd import results
+
+    paths = results.write(args.runs, args.dest)
+    print("\n".join(f"wrote {p}" for p in paths.values()))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,8 +82,26 @@ def parser() -> argparse.ArgumentParser:
                        "(key.sub=value, or --key.sub=value as W&B agents pass them).")
     s.add_argument("--config", action="append", default=[], metavar="FILE",
                    help="YAML config (repeatable; later files override earlier ones)")
+    s.add_argument("--profile", help="apply configs/profiles/PROFILE.yaml (smoke, cpu, paper)")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_train, extra_ok=True)
+
+    s = sub.add_parser("sweep", help="run a W&B sweep file offline in worker processes")
+    s.add_argument("file", help="a sweep file, e.g. configs/sweeps/horizon_copy.yaml")
+    s.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per CPU core)")
+    s.add_argument("--profile", help="smoke, cpu or paper (default: the one the file names)")
+    s.add_argument("--out", default=None, help="run folder (default: results/runs)")
+    s.add_argument("--results", default="results", help="where the tables go (default: results)")
+    s.add_argument("--retry-failed", action="store_true", help="rerun runs recorded as failed")
+    s.add_argument("--export", metavar="FILE",
+                   help="write the profile-resolved sweep file for `wandb sweep` and exit")
+    s.set_defaults(func=cmd_sweep)
+
+    s = sub.add_parser("results", help="aggregate run records into results/*.csv")
+    s.add_argument("--runs", default="results/runs", help="run folder (default: results/runs)")
+    s.add_argument("--dest", default="results", help="output folder (default: results)")
+    s.set_defaults(func=cmd_results)
     return p
 
 

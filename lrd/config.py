@@ -92,20 +92,47 @@ def _one_line(err: Exception) -> str:
     return f"{lines[0]} (at '{key}')" if key else lines[0]
 
 
-def load(paths=(), overrides=()) -> RunConfig:
-    """Merge YAML files and ``key=value`` overrides over the defaults into a RunConfig."""
+PROFILE_DIR = Path("configs/profiles")
+
+
+def read_yaml(path) -> dict:
+    """A YAML mapping from ``path``, or a one-line ConfigError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping")
+    return data
+
+
+def read_profile(name: str) -> dict:
+    """``configs/profiles/<name>.yaml``: ``config`` (a run-config overlay) and ``sweeps``
+    (per-sweep parameter specs; see lrd/sweep.py)."""
+    path = PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        have = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+        raise ConfigError(f"unknown profile '{name}'; available: {', '.join(have) or '(none)'}"
+                          f" (run from the repository root)")
+    data = read_yaml(path)
+    unknown = sorted(set(data) - {"config", "sweeps"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {', '.join(unknown)}; allowed: config, sweeps")
+    return data
+
+
+def load(paths=(), overrides=(), profile: str | None = None) -> RunConfig:
+    """Merge over the defaults: YAML files left to right, then the profile's ``config``
+    overlay, then ``key=value`` overrides. Returns a typed RunConfig."""
     parts = [OmegaConf.structured(RunConfig)]
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a config file must be a mapping of sections")
-        parts.append(_checked(OmegaConf.create, data, where=str(path)))
+    layers = [(str(p), read_yaml(p)) for p in paths]
+    if profile:
+        layers.append((f"profile '{profile}'", read_profile(profile).get("config") or {}))
+    for where, data in layers:
+        parts.append(_checked(OmegaConf.create, data, where=where))
     dotlist = []
     for item in overrides:
         item = item[2:] if item.startswith("--") else item

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import datetime, timezone
 import warnings
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def train(cfg: RunConfig) -> dict:
                   **{f"{s}_stream": data.stream_seed(cfg.seed, s) for s in data.SPLITS}},
         "baseline_loss": task.baseline_loss(length),
         "status": "running",
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
     }
     start = time.perf_counter()
     try:

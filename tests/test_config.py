@@ -60,7 +60,7 @@ def test_bad_configs_are_clear_errors(overrides, message):
 
 
 def test_bad_files(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match="file not found"):
         config.load([tmp_path / "missing.yaml"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: [unclosed\n")

@@ -1,0 +1,102 @@
+"""Aggregate run records with pandas: ``lrd results`` writes the tables under ``results/``.
+
+- ``runs.csv``: one row per run, flat config columns (``task.length``, ``model.init``, ...),
+  final test metrics (``test.accuracy``, ...), metrics at extra lengths (``length.5000.accuracy``),
+  ``solved``, ``diverged``, ``status`` and ``steps``. Timing and machine columns go to
+  ``timing.csv`` instead, so that ``runs.csv`` is identical when the same runs are repeated.
+- ``horizon.csv``: the memory horizon. For each (task, model, init, regime), the largest training
+  length solved in at least half of its seeds, with the number of seeds. "Solved" is each task's
+  own criterion on the fixed test set (``Task.solved``: accuracy >= 0.99, or MSE < 0.01 for
+  ``adding``), evaluated on the final model of each run.
+
+Every table is derived from the records alone; nothing is edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lrd import record
+
+HORIZON_KEYS = ["task", "model", "init", "regime"]
+TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_threads",
+          "env.git_commit", "env.torch", "env.lightning"]
+
+
+def model_label(cfg: dict) -> str:
+    """The model as researchers name it: rnn-tanh, rnn-relu, rnn-linear, lstm, gru, attention."""
+    name = cfg["model"]["name"]
+    return f"{name}-{cfg['model']['nonlinearity']}" if name == "rnn" else name
+
+
+def collect(runs_dir="results/runs") -> pd.DataFrame:
+    """Every complete record under ``runs_dir`` as one flat row each, sorted by run id."""
+    rows = []
+    for path in sorted(Path(runs_dir).glob("*/record.json")):
+        rec = record.read(path.parent)
+        if rec is None:
+            continue
+        cfg = rec["config"]
+        row = {"run_id": rec["run_id"], "status": rec["status"],
+               "solved": bool(rec.get("solved")), "diverged": bool(rec.get("diverged")),
+               "steps": rec.get("steps"), "task": cfg["task"]["name"],
+               "model": model_label(cfg), "init": cfg["model"].get("init", "default"),
+               "regime": cfg["regime"]["name"], "length": cfg["task"]["length"],
+               "seed": cfg["seed"], "group": cfg["log"].get("group"),
+               "baseline_loss": rec.get("baseline_loss"), "error": rec.get("error")}
+        flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "log"}, sep=".")
+        row.update({f"config.{k}": _scalar(v) for k, v in flat.iloc[0].items()})
+        metrics = rec.get("metrics") or {}
+        row.update({f"test.{k}": v for k, v in (metrics.get("test") or {}).items()})
+        for n, m in (metrics.get("lengths") or {}).items():
+            row.update({f"length.{n}.{k}": v for k, v in m.items()})
+        row.update({k: v for k, v in pd.json_normalize(
+            {"wall_time_s": rec.get("wall_time_s"), "train_time_s": rec.get("train_time_s"),
+             "env": rec.get("env") or {}}, sep=".").iloc[0].items() if k in TIMING})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _scalar(value):
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def horizon(runs: pd.DataFrame) -> pd.DataFrame:
+    """Largest length solved in >= half the seeds, per (task, model, init, regime)."""
+    if runs.empty:
+        return pd.DataFrame(columns=[*HORIZON_KEYS, "horizon", "max_length", "seeds"])
+    per_length = (runs.groupby([*HORIZON_KEYS, "length"])
+                  .agg(seeds=("seed", "nunique"), solved=("solved", "sum")).reset_index())
+    per_length["ok"] = 2 * per_length["solved"] >= per_length["seeds"]
+    rows = []
+    for key, g in per_length.groupby(HORIZON_KEYS):
+        ok = g.loc[g["ok"], "length"]
+        rows.append({**dict(zip(HORIZON_KEYS, key)),
+                     "horizon": int(ok.max()) if len(ok) else 0,
+                     "max_length": int(g["length"].max()),
+                     "seeds": int(g["seeds"].min())})
+    return pd.DataFrame(rows).sort_values(HORIZON_KEYS).reset_index(drop=True)
+
+
+def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:
+    """Write runs.csv, timing.csv and horizon.csv under ``dest``; return their paths."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    runs = collect(runs_dir)
+    timing_cols = [c for c in TIMING if c in runs.columns]
+    out = {"runs": dest / "runs.csv", "timing": dest / "timing.csv",
+           "horizon": dest / "horizon.csv"}
+    table = runs.drop(columns=[c for c in timing_cols if c != "run_id"])
+    _atomic_csv(table, out["runs"])
+    _atomic_csv(runs[timing_cols] if timing_cols else pd.DataFrame(), out["timing"])
+    _atomic_csv(horizon(runs), out["horizon"])
+    return out
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(path)
