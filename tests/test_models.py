@@ -254,7 +254,9 @@ def test_attention_runs_10x_longer():
     with torch.no_grad():
         out = model(batch.inputs)
         assert out.shape == (8, 500, task.output_size) and torch.isfinite(out).all()
-        long = model(task.sample(8, 5000, gen()).inputs)  # SPEC §1's longest test length
+        # SPEC §1's longest test length; a narrower model (the [B, heads, chunk, L] score
+        # blocks that bound memory do not depend on the width), to keep the suite fast
+        long = build("attention", task, hidden_size=32)(task.sample(8, 5000, gen()).inputs)
     assert long.shape == (8, 5000, task.output_size) and torch.isfinite(long).all()
 
 
