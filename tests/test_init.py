@@ -18,6 +18,7 @@ with probability ~6e-7; the seeds are fixed anyway). With n = H² = 16384 entrie
 """
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,7 +26,6 @@ import torch
 import lrd.init
 import lrd.models
 from lrd.errors import ConfigError
-from types import SimpleNamespace
 
 TASK = SimpleNamespace(input_size=3, output_size=2)
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
