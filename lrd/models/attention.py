@@ -14,11 +14,16 @@ can run out, its bias is computed on the fly for the actual length, and it was s
 extrapolate beyond the training length; learned absolute positions cannot run past their table,
 and sinusoidal and rotary (RoPE) encodings degrade beyond the trained length.
 
-Memory: queries are processed in chunks of ``chunk`` (default 128) rows against the keys they
-may see, so the bias and the score matrix are at most [B, heads, chunk, L], never [L, L] per
-batch element. Measured (torch 2.13.0 CPU, 2 threads, defaults d=128, 4 heads, 1 layer, no
-grad, batch 8, L=5000): chunk 128: +0.5 GB peak RSS, 2.2 s; chunk 512: +1.0 GB, 3.1 s;
-chunk 2048: +2.7 GB, 5.3 s. Without chunking the scores alone would be 8·4·5000² floats, 3.2 GB.
+Memory: queries are processed in chunks of ``chunk`` (default 512) rows against the keys they
+may see, so the bias is at most [heads, chunk, L] (expanded, not copied, over the batch), never
+[L, L]. The 4-D mask lets torch use its fused (flash) CPU kernel, which never holds the
+[B, heads, chunk, L] scores; with a 3-D mask, or dropout in training, it falls back to the math
+kernel, which does, and then the chunking is what bounds memory. Measured (torch 2.13.0 CPU,
+2 threads on a machine shared with other jobs, d=128, 4 heads, 1 layer, no grad, batch 8,
+L=5000), peak RSS growth and time: chunk 128 +0.25 GB, 3.5 s; chunk 512 +0.26 GB, 2.2-3.3 s;
+chunk 1024 +0.35 GB, 2.1 s; no chunking +1.0 GB, 2.6 s. With the 3-D mask (math kernel): chunk
+128 +0.5 GB, 2.2 s; 512 +1.0 GB, 3.1 s; 2048 +2.7 GB, 5.3 s. Without chunking the math kernel's
+scores alone would be 8·4·5000² floats, 3.2 GB.
 
 ``init``: ``default`` (PyTorch's) or ``xavier`` (Glorot uniform on every linear weight, zero
 biases); ``init_gain`` multiplies those weights. The recurrent schemes do not apply.
@@ -76,6 +81,7 @@ class Block(nn.Module):
         for q0 in range(0, L, chunk):  # each query chunk sees keys 0..q1-1 only
             q1 = min(q0 + chunk, L)
             bias = alibi_bias(self.slopes, q0, q1, q1, q.dtype, q.device)
+            bias = bias.expand(B, -1, -1, -1)  # 4-D: lets torch pick its fused CPU kernel
             out.append(F.scaled_dot_product_attention(q[:, :, q0:q1], k[:, :, :q1],
                                                       v[:, :, :q1], attn_mask=bias,
                                                       dropout_p=p))
@@ -93,7 +99,7 @@ class Attention(nn.Module):
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0, num_heads: int = 4,
-                 mlp_ratio: int = 4, chunk: int = 128):
+                 mlp_ratio: int = 4, chunk: int = 512):
         """``hidden_size``: model width d (divisible by ``num_heads``); ``num_layers``: blocks;
         ``mlp_ratio``: MLP width / d; ``dropout``: on attention weights and both residual
         branches (training only); ``chunk``: query rows per attention call (memory only,
