@@ -8,18 +8,22 @@ BIN    := $(VENV)/bin
 # on a GPU machine use e.g. `make TORCH='torch==2.13.0' ...` with the CUDA index of your choice.
 TORCH  ?= torch==2.13.0
 PROFILE ?= cpu
+SWEEP  ?=
+WORKERS ?=
+WANDB_PROJECT ?= lrd
 STAMP  := $(VENV)/.installed
+SWEEPS := $(sort $(wildcard configs/sweeps/*.yaml))
 
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export JSONARGPARSE_DEPRECATION_WARNINGS ?= off
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce clean-venv
+.PHONY: help venv test test-slow reproduce results sweep sweep-offline clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +40,29 @@ test: $(STAMP)  ## run the test suite (fast tests; under 10 minutes on 2 CPU cor
 test-slow: $(STAMP)  ## run only the slow tests (marked @pytest.mark.slow)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce: $(STAMP)  ## run the main job on profile PROFILE (default: cpu)
-	$(BIN)/lrd tasks
+reproduce: $(STAMP)  ## run every sweep on PROFILE (default: cpu), then the tables; resumable
+	@for s in $(SWEEPS); do \
+	  $(BIN)/lrd sweep $$s --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \
+	done
+	$(BIN)/lrd results
+
+results: $(STAMP)  ## aggregate every run record into results/*.csv
+	$(BIN)/lrd results
+
+sweep-offline: $(STAMP)  ## run SWEEP=FILE offline on PROFILE in worker processes
+	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=cpu]"; exit 2; }
+	$(BIN)/lrd sweep $(SWEEP) --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
+
+sweep: $(STAMP)  ## create a W&B sweep from SWEEP=FILE on PROFILE and start an agent (wandb login first)
+	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=configs/sweeps/NAME.yaml [PROFILE=paper]"; exit 2; }
+	@mkdir -p .lrd/sweeps
+	$(BIN)/lrd sweep $(SWEEP) --profile $(PROFILE) --export .lrd/sweeps/$(notdir $(SWEEP))
+	WANDB_MODE=online $(BIN)/wandb sweep --project $(WANDB_PROJECT) .lrd/sweeps/$(notdir $(SWEEP)) \
+	  2>&1 | tee .lrd/sweeps/$(notdir $(SWEEP)).log
+	@id=$$(grep -o 'wandb agent [^ ]*' .lrd/sweeps/$(notdir $(SWEEP)).log | tail -n 1 | cut -d' ' -f3); \
+	  test -n "$$id" || { echo "no sweep id: is W&B logged in (wandb login)?"; exit 1; }; \
+	  echo "starting an agent for $$id (start more, one per GPU: CUDA_VISIBLE_DEVICES=i wandb agent $$id)"; \
+	  PATH="$(abspath $(BIN)):$$PATH" WANDB_MODE=online $(BIN)/wandb agent $$id
 
 clean-venv:  ## delete .venv
 	rm -rf $(VENV)
