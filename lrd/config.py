@@ -43,7 +43,8 @@ class Train:
     val_every: int = 100          # validate (and test for "solved") every N steps
     val_size: int = 512           # sequences in the fixed validation set
     test_size: int = 1024         # sequences in the fixed test set (final metrics)
-    early_stop: bool = True       # stop as soon as validation counts as solved
+    early_stop: bool = True       # stop once validation counts as solved ...
+    solve_patience: int = 2       # ... at this many consecutive validations (also for curricula)
     eval_lengths: list[int] = field(default_factory=list)  # extra test lengths after training
     accelerator: str = "cpu"      # cpu | gpu | auto (Lightning's names)
     devices: int = 1
@@ -207,7 +208,8 @@ def build(resolved: dict[str, Any]):
 def _check_numbers(cfg: RunConfig) -> None:
     t, o = cfg.train, cfg.optim
     for name, value, low in [("train.max_steps", t.max_steps, 1), ("train.batch_size", t.batch_size, 1),
-                             ("train.val_every", t.val_every, 1), ("train.val_size", t.val_size, 1),
+                             ("train.val_every", t.val_every, 1),
+                             ("train.solve_patience", t.solve_patience, 1), ("train.val_size", t.val_size, 1),
                              ("train.test_size", t.test_size, 1), ("train.devices", t.devices, 1),
                              ("optim.warmup_steps", o.warmup_steps, 0), ("log.every", cfg.log.every, 1)]:
         if value < low:

@@ -67,10 +67,13 @@ class TaskData(pl.LightningDataModule):
 
 class LitRun(pl.LightningModule):
     def __init__(self, task: Task, model: torch.nn.Module, regime: Regime, optim: Optim,
-                 target_length: int, max_steps: int, early_stop: bool = True):
+                 target_length: int, max_steps: int, early_stop: bool = True,
+                 solve_patience: int = 1):
         super().__init__()
         self.task, self.model, self.regime, self.optim = task, model, regime, optim
         self.target_length, self.max_steps, self.early_stop = target_length, max_steps, early_stop
+        self.solve_patience = solve_patience
+        self.streak = 0                            # consecutive solved validations
         self.diverged = False
         self.solved = False
         self.lengths: list[tuple[int, int]] = []   # (step, new training length) after growths
@@ -103,7 +106,12 @@ class LitRun(pl.LightningModule):
         metrics = {k[4:]: v for k, v in self.trainer.callback_metrics.items()
                    if k.startswith("val/")}
         if not metrics or not self.task.solved(metrics):
+            self.streak = 0
             return
+        self.streak += 1
+        if self.streak < self.solve_patience:
+            return
+        self.streak = 0
         dm = self.trainer.datamodule
         if dm.length < self.target_length:
             dm.length = self.regime.next_length(dm.length, self.target_length)

@@ -174,8 +174,8 @@ def test_teacher_forcing_evaluates_closed_loop():
     assert len(rec.seen) == 5, "evaluation runs step by step on the model's own predictions"
 
 
-def lit_with(reg, task, length, target, metrics):
-    lit = LitRun(task, torch.nn.Linear(1, 1), reg, Optim(), target, 10)
+def lit_with(reg, task, length, target, metrics, patience=1):
+    lit = LitRun(task, torch.nn.Linear(1, 1), reg, Optim(), target, 10, True, patience)
     dm = SimpleNamespace(length=length)
     lit.trainer = SimpleNamespace(sanity_checking=False, global_step=0, datamodule=dm, should_stop=False,
                                   callback_metrics=metrics)
@@ -208,6 +208,19 @@ def test_full_regime_stops_when_solved_and_not_before():
     lit.trainer.callback_metrics = {"val/mse": torch.tensor(0.005)}
     lit.on_validation_epoch_end()
     assert lit.trainer.should_stop and dm.length == 50
+
+
+def test_solve_patience_needs_consecutive_solves():
+    task = lrd.tasks.make("adding")
+    good, bad = {"val/mse": torch.tensor(0.005)}, {"val/mse": torch.tensor(0.5)}
+    lit, _ = lit_with(regimes.make("full"), task, 50, 50, good, patience=3)
+    for metrics in (good, good, bad, good, good):
+        lit.trainer.callback_metrics = metrics
+        lit.on_validation_epoch_end()
+        assert not lit.trainer.should_stop, "a failed validation resets the count"
+    lit.trainer.callback_metrics = good
+    lit.on_validation_epoch_end()
+    assert lit.trainer.should_stop and lit.solved
 
 
 @pytest.mark.parametrize("name,params,match", [
