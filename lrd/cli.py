@@ -46,6 +46,13 @@ def cmd_train(args) -> None:
           f"{rec['wall_time_s']:.1f} s\n  test: {test}\n  record: {rec['run_dir']}/record.json")
 
 
+def cmd_analyze(args) -> None:
+    """Spectra, gradient decay and Lyapunov exponents of a finished run, at init and end."""
+    from lrd.analysis.cli import analyze_run
+
+    print(analyze_run(args.run_dir, out=args.out))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lrd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -61,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
                    help="YAML config (repeatable; later files override earlier ones)")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_train, extra_ok=True)
+
+    s = sub.add_parser("analyze", help="spectra, gradient decay and Lyapunov exponents of a "
+                       "finished run (files and figures into RUN_DIR/analysis/)")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding record.json")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="where files and figures go (default: RUN_DIR/analysis)")
+    s.set_defaults(func=cmd_analyze)
     return p
 
 
