@@ -69,6 +69,13 @@ def cmd_results(args) -> None:
     print("\n".join(f"wrote {p}" for p in paths.values()))
 
 
+def cmd_analyze(args) -> None:
+    """Spectra, gradient decay and Lyapunov exponents of a finished run, at init and end."""
+    from lrd.analysis.cli import analyze_run
+
+    print(analyze_run(args.run_dir, out=args.out))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lrd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -102,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--runs", default="results/runs", help="run folder (default: results/runs)")
     s.add_argument("--dest", default="results", help="output folder (default: results)")
     s.set_defaults(func=cmd_results)
+
+    s = sub.add_parser("analyze", help="spectra, gradient decay and Lyapunov exponents of a "
+                       "finished run (files and figures into RUN_DIR/analysis/)")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="a run folder holding record.json")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="where files and figures go (default: RUN_DIR/analysis)")
+    s.set_defaults(func=cmd_analyze)
     return p
 
 

@@ -90,6 +90,12 @@ def train(cfg: RunConfig) -> dict:
         loggers = [CSVLogger(staging, name="", version="")]
         if cfg.log.wandb:
             loggers.append(_wandb_logger(cfg, resolved, run_id))
+        callbacks = []
+        if cfg.analysis.enabled:  # spectra, gradient decay, Lyapunov at init and end
+            from lrd.analysis.callback import AnalysisCallback
+            callbacks.append(AnalysisCallback(task, length, staging, cfg.seed,
+                                              cfg.analysis.batch_size, cfg.analysis.every,
+                                              wandb=cfg.log.wandb))
         trainer = pl.Trainer(
             max_steps=cfg.train.max_steps, accelerator=cfg.train.accelerator,
             devices=cfg.train.devices, precision=cfg.train.precision,
@@ -97,7 +103,8 @@ def train(cfg: RunConfig) -> dict:
             val_check_interval=cfg.train.val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, log_every_n_steps=cfg.log.every,
             enable_checkpointing=False, enable_model_summary=False,
-            enable_progress_bar=cfg.train.progress_bar, default_root_dir=staging)
+            enable_progress_bar=cfg.train.progress_bar, default_root_dir=staging,
+            callbacks=callbacks)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             warnings.filterwarnings("ignore", ".*IterableDataset.*__len__.*")
@@ -120,6 +127,8 @@ def train(cfg: RunConfig) -> dict:
             train_time_s=train_time, wall_time_s=time.perf_counter() - start,
             length_schedule=lit.lengths, final_train_length=dm.length,
             env=record.environment(device_name(cfg.train.accelerator)))
+        if callbacks:
+            rec["analysis"] = callbacks[0].summary
         if cfg.log.wandb:
             _wandb_summary(loggers[-1], rec)
     except BaseException as err:
