@@ -53,7 +53,7 @@ class AnalysisCallback(pl.Callback):
         model = pl_module.model
         result = report.analyze(model, self.task, self._batch(pl_module), **self.settings)
         self.results[label] = result
-        report.save(result, self.out_dir / f"analysis_{label}.npz")
+        report.save(result, self.out_dir / f"analysis_{label}.npz", sequences=1)
         self.summary[label] = report.summarize(result)
 
     def on_train_start(self, trainer, pl_module):

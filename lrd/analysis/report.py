@@ -106,8 +106,12 @@ def summarize(result: dict) -> dict:
     return s
 
 
-def save(result: dict, path) -> Path:
-    """One npz: the spectra, the per-lag curves, the rates and the exponents (small)."""
+def save(result: dict, path, sequences: int | None = None) -> Path:
+    """One npz: the spectra, the per-lag curves, the rates and the exponents (small).
+
+    ``sequences`` keeps the Jacobian eigen- and singular values of only the first few
+    sequences (training runs keep 1, so the files stay small enough to commit); the
+    per-step radius and sigma_max always keep every sequence."""
     path = Path(path)
     if "skipped" in result:
         np.savez_compressed(path, skipped=np.array(result["skipped"]))
@@ -123,8 +127,10 @@ def save(result: dict, path) -> Path:
     if "jacobians" in result:
         j = result["jacobians"]
         arrays.update({"jacobians.steps": j["steps"],
-                       "jacobians.eigenvalues": j["eigenvalues"].astype(np.complex64),
-                       "jacobians.singular_values": j["singular_values"].astype(np.float32),
+                       "jacobians.eigenvalues":
+                           j["eigenvalues"][:, :sequences].astype(np.complex64),
+                       "jacobians.singular_values":
+                           j["singular_values"][:, :sequences].astype(np.float32),
                        "jacobians.radius": j["radius"], "jacobians.sigma_max": j["sigma_max"],
                        "lyapunov": result["lyapunov"]})
     arrays["model"] = np.array(result["model"])
