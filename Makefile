@@ -19,7 +19,7 @@ export WANDB_SILENT ?= true
 export JSONARGPARSE_DEPRECATION_WARNINGS ?= off
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce results sweep sweep-offline clean-venv
+.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -48,6 +48,9 @@ reproduce: $(STAMP)  ## run every sweep on PROFILE (default: cpu), then the tabl
 
 results: $(STAMP)  ## aggregate every run record into results/*.csv
 	$(BIN)/lrd results
+
+figures: $(STAMP)  ## regenerate every figure and table from results/ alone
+	$(BIN)/lrd figures
 
 sweep-offline: $(STAMP)  ## run SWEEP=FILE offline on PROFILE in worker processes
 	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=cpu]"; exit 2; }
