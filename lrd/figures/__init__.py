@@ -13,7 +13,9 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from lrd.figures import curves, horizon, init, regime, spectra
+import matplotlib
+
+from lrd.figures import curves, horizon, init, regime, spectra, style
 from lrd.figures.data import Made, Skipped, load_runs
 
 # In report order.
@@ -38,7 +40,8 @@ def make_all(results_dir="results", verbose: bool = True) -> list[Made | Skipped
     done = []
     for make in FIGURES:
         try:
-            item = make(runs, results_dir, out_dir)
+            with matplotlib.rc_context(style.RC):
+                item = make(runs, results_dir, out_dir)
         except Exception as err:  # one broken figure must not cost the others
             name = getattr(make, "__name__", "figure")
             traceback.print_exc()

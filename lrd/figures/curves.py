@@ -80,11 +80,11 @@ def make(runs, results_dir: Path, out_dir: Path):
                         zorder=5)
             models_seen.append(r["model"])
         ax.axhline(1.0, **style.BASELINE)
-        ax.set_yscale("log")
+        style.log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel("train loss / baseline loss (log)")
-        ax.set_title(f"{style.TASK_LABELS.get(name, name)}, "
-                     f"{style.LENGTH_MEANS.get(name, 'length').split()[-1]} = {length}")
+        ax.set_title(f"{style.task_title(name, task(name, study(runs, f'horizon_{name}')))}, "
+                     f"{style.LENGTH_SYMBOL.get(name, 'length')} = {length}")
         final = {r["model"]: float(np.nanmean(y[-max(1, len(y) // 20):]))
                  for r, x, y in curves}
         best = min(final, key=final.get)
@@ -97,8 +97,8 @@ def make(runs, results_dir: Path, out_dir: Path):
                for mo in style.ordered(models_seen, style.MODEL_ORDER)]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)"),
                 Line2D([], [], ls="", marker="*", ms=7, color="0.5", mec="black", mew=0.4,
-                       label="solved (stopped early)")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+                       label="solved (test set)")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
     caption = ("Training loss divided by the memoryless baseline loss over training steps "
                "(log axis; below 1 means the model uses its memory), one panel per task at the "

@@ -55,7 +55,7 @@ def make(runs, results_dir: Path, out_dir: Path):
             ax.plot(s["length"], s["mean"], color=c, marker=style.MODEL_MARKERS.get(model, "o"),
                     label=style.model_label(model), zorder=4)
             seeds = rows[rows["model"] == model]
-            dodge = 1 + 0.035 * (i - (len(models) - 1) / 2)
+            dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
             ax.scatter(seeds["length"] * dodge, seeds[col], color=c, **style.SEED_DOT)
             if model not in models_seen:
                 models_seen.append(model)
@@ -64,12 +64,12 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
         style.log_length_axis(ax, lengths)
         if m.log:
-            ax.set_yscale("log")
+            style.log_y(ax)
         else:
             ax.set_ylim(-0.02, 1.03)
-        ax.set_xlabel(f"training length ({style.LENGTH_MEANS.get(name, 'length')})")
+        ax.set_xlabel(style.LENGTH_MEANS.get(name, "length"))
         ax.set_ylabel(m.label + (" (log)" if m.log else ""))
-        ax.set_title(style.TASK_LABELS.get(name, name))
+        ax.set_title(style.task_title(name, t))
         findings.append(_finding(name, rows))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -78,7 +78,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                for mo in style.ordered(models_seen, style.MODEL_ORDER)]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
     seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
                    .groupby(["group", "model", "length"])["seed"].nunique().unique())

@@ -116,8 +116,9 @@ def make_generalisation(runs, results_dir: Path, out_dir: Path):
         ax.plot(xs, [baseline(t, m, x) for x in xs], **style.BASELINE, zorder=2)
         ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
         ax.axvline(L, color="0.6", lw=0.8, zorder=1)
-        ax.annotate("train length", (L, 0.5), xytext=(3, 0), textcoords="offset points",
-                    rotation=90, va="center", fontsize=6.5, color="0.4")
+        ax.annotate("train length", (L, 0.97), xytext=(2, 0), textcoords="offset points",
+                    xycoords=("data", "axes fraction"), rotation=90, ha="left", va="top",
+                    fontsize=6.5, color="0.4")
         style.log_length_axis(ax, tests)
         ax.set_ylim(0, 1.03)
         ax.set_title(f"trained at length {L}")

@@ -47,6 +47,7 @@ TASK_LABELS = {"copy": "Copy", "adding": "Adding", "delayed_recall": "Delayed re
 TASK_ORDER = list(TASK_LABELS)
 LENGTH_MEANS = {"copy": "delay T", "adding": "sequence length T",
                 "delayed_recall": "delay D", "prefix_sum": "sequence length L"}
+LENGTH_SYMBOL = {"copy": "T", "adding": "T", "delayed_recall": "D", "prefix_sum": "L"}
 
 BASELINE = dict(color="0.35", ls="--", lw=0.9)      # memoryless baseline
 THRESHOLD = dict(color="0.35", ls=":", lw=0.9)      # the "solved" threshold
@@ -66,6 +67,13 @@ def ordered(values, order) -> list:
     """``values`` (unique) in ``order`` first, then any others sorted."""
     values = list(dict.fromkeys(values))
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+
+
+def task_title(name: str, task=None) -> str:
+    """The task as a panel title, with its modulus for prefix sum."""
+    if name == "prefix_sum" and task is not None and hasattr(task, "n"):
+        return f"Prefix sum mod {task.n}"
+    return TASK_LABELS.get(name, name)
 
 
 def model_label(model: str) -> str:
@@ -107,7 +115,7 @@ def log_length_axis(ax, lengths) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     if lengths:
         lo, hi = lengths[0], lengths[-1]
-        pad = (hi / lo) ** 0.06 if hi > lo else 1.3
+        pad = max((hi / lo) ** 0.08, 1.1) if hi > lo else 1.3
         ax.set_xlim(lo / pad, hi * pad)
 
 
@@ -118,8 +126,7 @@ def heatmap(ax, values, labels, row_names, col_names, vmin=0.0, vmax=1.0, cmap="
 
     values = np.asarray(values, dtype=float)
     masked = np.ma.masked_invalid(values)
-    cm = matplotlib.colormaps[cmap].copy()
-    cm.set_bad("0.92")
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="0.92")
     im = ax.imshow(masked, cmap=cm, vmin=vmin, vmax=vmax, aspect="auto")
     for (i, j), v in np.ndenumerate(values):
         light = np.isfinite(v) and (v - vmin) / (vmax - vmin or 1) > 0.55
@@ -131,3 +138,19 @@ def heatmap(ax, values, labels, row_names, col_names, vmin=0.0, vmax=1.0, cmap="
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     return im
+
+
+def log_y(ax) -> None:
+    """Log-scale y axis labelled in plain numbers (0.5, 1, 2), minor ticks too when the range
+    spans less than a decade (where there would be no major tick to read)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if hi / lo < 20:
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
