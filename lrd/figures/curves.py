@@ -64,7 +64,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     ncols = min(n, 4)
     nrows = -(-n // ncols)
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
-                             nrows, ncols)
+                             nrows, ncols, sharey=True)
     models_seen, findings = [], []
     for ax, (name, length, curves) in zip(axes.flat, panels):
         for r, x, y in sorted(curves, key=lambda c: style.ordered(
@@ -80,10 +80,9 @@ def make(runs, results_dir: Path, out_dir: Path):
                         zorder=5)
             models_seen.append(r["model"])
         ax.axhline(1.0, **style.BASELINE)
-        style.log_y(ax)
+        ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_ylabel("train loss / baseline loss (log)")
-        ax.set_title(f"{style.task_title(name, task(name, study(runs, f'horizon_{name}')))}, "
+        ax.set_title(f"{style.TASK_LABELS.get(name, name).split(' mod')[0]}, "
                      f"{style.LENGTH_SYMBOL.get(name, 'length')} = {length}")
         final = {r["model"]: float(np.nanmean(y[-max(1, len(y) // 20):]))
                  for r, x, y in curves}
@@ -93,6 +92,9 @@ def make(runs, results_dir: Path, out_dir: Path):
                         f"({style.model_label(best)}).")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    style.log_y(axes[0, 0])  # shared y: once, after every panel is drawn
+    for ax in axes[:, 0]:
+        ax.set_ylabel("train loss / baseline loss (log)")
     handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
                for mo in style.ordered(models_seen, style.MODEL_ORDER)]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)"),

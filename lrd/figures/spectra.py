@@ -101,11 +101,11 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
         ax.set_xlabel("training step")
-    axes[0, 0].set_ylabel("spectral radius ρ, σ_max of $W_{hh}$")
+    axes[0, 0].set_ylabel(r"$\rho(W_{hh})$ and $\sigma_{\max}(W_{hh})$")
     handles = [Line2D([], [], color=style.INIT_COLORS.get(i, "0.3"), label=i) for i in inits]
-    handles += [Line2D([], [], color="0.2", label="ρ (spectral radius)"),
-                Line2D([], [], color="0.2", ls="--", label="σ_max")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+    handles += [Line2D([], [], color="0.2", label=r"$\rho$ (spectral radius)"),
+                Line2D([], [], color="0.2", ls="--", label=r"$\sigma_{\max}$ (largest singular value)")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
     files = style.save(fig, out_dir, name)
     caption = ("Spectral radius ρ (solid) and largest singular value σ_max (dashed) of the "
                f"recurrent matrix W_hh over training, vanilla RNN on adding at T = {mid}, one "
@@ -205,7 +205,7 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                        "curves", [SWEEP])
     models = style.ordered({k[0] for k in pairs}, style.MODEL_ORDER)
     inits = style.ordered({k[1] for k in pairs}, style.INIT_ORDER)
-    fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 2.7, 1,
+    fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 3.1, 1,
                              len(models), sharey=True)
     findings = []
     lo_all = []
@@ -228,24 +228,26 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
             lags = lag[lag > 0]
             if np.isfinite(rho) and rho > 0 and len(lags):
                 ax.plot(lags, rho ** lags.astype(float), color=c, lw=0.8, ls=":")
-            ax.plot([], [], color=c, label=f"{init}: rate {rate:+.2f}, ln ρ {np.log(rho):+.2f}"
-                    if np.isfinite(rho) and rho > 0 else f"{init}: rate {rate:+.2f}")
+            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(np.log(rho))}"
+                    if np.isfinite(rho) and rho > 0 else f"{init}: {_signed(rate)}, n/a")
             findings.append(f"{style.model_label(model)}, {init}: fitted decay rate "
                             f"{fmt(rate)} per step after training (ln ρ(W_hh) = "
                             f"{fmt(np.log(rho)) if rho > 0 else 'n/a'}).")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
+        ax.set_xlim(left=0)
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
-        ax.legend(loc="lower left", title="after training, per step", title_fontsize=6.5,
-                  fontsize=6.5, handlelength=1.5)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  title="after training, per step: fitted rate, ln ρ(W_hh)",
+                  title_fontsize=6.5, fontsize=6.5, handlelength=1.5)
     if lo_all:
         lo = max(min(lo_all), 1e-12)
         axes[0, 0].set_ylim(lo / 2, max(2.0, max(lo_all) * 2))
     axes[0, 0].set_ylabel("‖∂s$_T$/∂s$_t$‖$_2$ (log)")
     handles = [Line2D([], [], color="0.2", lw=1.3, label="after training"),
                Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init"),
-               Line2D([], [], color="0.2", lw=0.8, ls=":", label="ρ(W_hh)$^{lag}$ after training")]
+               Line2D([], [], color="0.2", lw=0.8, ls=":", label=r"$\rho(W_{hh})^{\mathrm{lag}}$ after training")]
     fig.legend(handles=handles, loc="outside upper center", ncol=3)
     files = style.save(fig, out_dir, name)
     caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
@@ -254,3 +256,8 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                "dotted ρ(W_hh)^lag. A straight line is exponential decay; the legend gives its "
                "least-squares rate (ln-norm per step, lags 1..T) beside ln ρ(W_hh).")
     return Made(name, title, caption, [SWEEP], files, findings)
+
+
+def _signed(v: float) -> str:
+    """+0.12 / −0.12 with a true minus sign."""
+    return "n/a" if not np.isfinite(v) else f"{v:+.2f}".replace("-", "−")

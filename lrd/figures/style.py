@@ -35,8 +35,9 @@ MODEL_LABELS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "rnn-linear"
 
 # Initialisations and regimes get their own fixed order, colours and line styles.
 INIT_ORDER = ["default", "xavier", "orthogonal", "identity", "gaussian"]
-INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#0072B2",
-               "identity": "#D55E00", "gaussian": "#009E73"}
+# Kept apart from the model colours, so a colour never means both a model and an init.
+INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#332288",
+               "identity": "#882255", "gaussian": "#999933"}
 REGIME_ORDER = ["full", "truncated", "teacher_forcing", "curriculum"]
 REGIME_LABELS = {"full": "full BPTT", "truncated": "truncated BPTT",
                  "teacher_forcing": "teacher forcing", "curriculum": "curriculum"}
@@ -149,8 +150,8 @@ def log_y(ax) -> None:
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
     lo, hi = ax.get_ylim()
-    if hi / lo < 20:
-        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    if hi / lo < 30:
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=12))
         ax.yaxis.set_minor_formatter(plain)
     else:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
