@@ -100,5 +100,5 @@ def _finding(name: str, rows) -> str:
         parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
                      if r["horizon"] else f"{style.model_label(model)} none")
     top = max(int(h["max_length"].max()), 0) if len(h) else 0
-    return (f"{style.TASK_LABELS.get(name, name)}: memory horizon (largest length solved in at "
+    return (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved in at "
             f"least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
