@@ -47,7 +47,7 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
         for _, r in s.iterrows():
             i, j = regimes.index(r["regime"]), lengths.index(int(r["length"]))
             frac[i, j] = r["solved"] / r["seeds"]
-            text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{r['mean']:.2f}"
+            text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{r['mean']:.3f}"
         im = style.heatmap(ax, frac, text, [style.REGIME_LABELS.get(r, r) for r in regimes],
                            lengths)
         ax.set_title(f"{style.model_label(model)} on {style.TASK_LABELS.get(name, name).lower()}",
