@@ -19,7 +19,7 @@ export WANDB_SILENT ?= true
 export JSONARGPARSE_DEPRECATION_WARNINGS ?= off
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce results sweep sweep-offline clean-venv
+.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -40,14 +40,18 @@ test: $(STAMP)  ## run the test suite (fast tests; under 10 minutes on 2 CPU cor
 test-slow: $(STAMP)  ## run only the slow tests (marked @pytest.mark.slow)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce: $(STAMP)  ## run every sweep on PROFILE (default: cpu), then the tables; resumable
+reproduce: $(STAMP)  ## every sweep on PROFILE (default: cpu), then tables, figures, report; resumable
 	@for s in $(SWEEPS); do \
 	  $(BIN)/lrd sweep $$s --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \
 	done
 	$(BIN)/lrd results
+	$(BIN)/lrd figures
 
 results: $(STAMP)  ## aggregate every run record into results/*.csv
 	$(BIN)/lrd results
+
+figures: $(STAMP)  ## regenerate every figure and table from results/ alone
+	$(BIN)/lrd figures
 
 sweep-offline: $(STAMP)  ## run SWEEP=FILE offline on PROFILE in worker processes
 	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=cpu]"; exit 2; }

@@ -76,6 +76,19 @@ def cmd_analyze(args) -> None:
     print(analyze_run(args.run_dir, out=args.out))
 
 
+def cmd_figures(args) -> None:
+    """Every figure, table and results/README.md from the results folder alone."""
+    from lrd import figures, report
+
+    done = figures.make_all(args.results)
+    paths = report.write(args.results, done)
+    print("\n".join(f"wrote {p}" for p in paths.values()))
+    errors = [d for d in done if getattr(d, "note", "").startswith("error:")]
+    if errors:
+        raise SystemExit(f"lrd: {len(errors)} figure(s) failed: "
+                         + "; ".join(f"{d.name}: {d.note}" for d in errors))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lrd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,6 +129,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, metavar="DIR",
                    help="where files and figures go (default: RUN_DIR/analysis)")
     s.set_defaults(func=cmd_analyze)
+
+    s = sub.add_parser("figures", help="every figure, table and results/README.md from results/")
+    s.add_argument("--results", default="results",
+                   help="results folder: runs.csv and runs/ in, figures/ tables/ README.md out")
+    s.set_defaults(func=cmd_figures)
     return p
 
 

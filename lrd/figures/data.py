@@ -1,0 +1,162 @@
+"""What the figures read, from ``results/`` alone: ``runs.csv`` (or, if it is missing, the
+records under ``results/runs/`` aggregated the same way by ``lrd.results.collect``), and per
+run ``results/runs/<run_id>/metrics.csv`` and ``analysis_{init,end}.npz``.
+
+A study is the set of runs of one sweep: the runs whose ``group`` (the sweep's ``log.group``,
+set by every file under ``configs/sweeps/``) is the sweep's name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lrd import results as resultslib
+
+
+@dataclass
+class Made:
+    """A figure that was drawn: its files, and the text the report shows beside it."""
+    name: str
+    title: str
+    caption: str                      # what is plotted and how to read it
+    sweeps: list[str]                 # the sweep files it comes from
+    files: list[Path]
+    findings: list[str] = field(default_factory=list)   # data-driven sentences
+
+
+@dataclass
+class Skipped:
+    name: str
+    title: str
+    note: str
+    sweeps: list[str] = field(default_factory=list)
+
+
+def load_runs(results_dir) -> pd.DataFrame:
+    """One row per run, as in ``runs.csv``; sorted by run id."""
+    results_dir = Path(results_dir)
+    csv = results_dir / "runs.csv"
+    if csv.exists() and csv.stat().st_size > 1:
+        runs = pd.read_csv(csv)
+    else:
+        runs = resultslib.collect(results_dir / "runs")
+    if runs.empty:
+        return runs
+    runs["solved"] = runs["solved"].astype(str).str.lower().isin(["true", "1"])
+    return runs.sort_values("run_id").reset_index(drop=True)
+
+
+def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The completed or diverged runs of one sweep (failed runs have no metrics)."""
+    if runs.empty or "group" not in runs:
+        return runs.iloc[0:0]
+    sel = runs[(runs["group"] == group) & (runs["status"] != "failed")]
+    return sel.reset_index(drop=True)
+
+
+def _plain(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return value
+
+
+def task_params(rows: pd.DataFrame) -> dict:
+    """The task's parameters (besides name and length) shared by ``rows``."""
+    params = {}
+    for col in rows.columns:
+        if not col.startswith("config.task.") or col in ("config.task.name",
+                                                          "config.task.length"):
+            continue
+        vals = rows[col].dropna().unique()
+        if len(vals) == 1:
+            params[col[len("config.task."):]] = _plain(vals[0])
+    return params
+
+
+@lru_cache(maxsize=None)
+def _task(name: str, params: tuple):
+    import lrd.tasks
+    return lrd.tasks.make(name, **dict(params))
+
+
+def task(name: str, rows: pd.DataFrame | None = None):
+    """The ``lrd.tasks`` object of ``name`` with the parameters the runs used."""
+    params = task_params(rows) if rows is not None else {}
+    return _task(name, tuple(sorted(params.items())))
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str          # e.g. "accuracy" or "mse"
+    label: str         # axis label
+    log: bool          # plot on a log axis
+    higher_is_better: bool
+    threshold: float   # Task.solved_threshold
+
+
+def metric(t) -> Metric:
+    """The metric that decides "solved" for task ``t`` (``Task.solved_metric``)."""
+    name = t.solved_metric
+    label = {"accuracy": "test accuracy", "mse": "test MSE"}.get(name, f"test {name}")
+    return Metric(name, label, name in ("mse", "loss"), t.solved_higher_is_better,
+                  t.solved_threshold)
+
+
+def baseline(t, m: Metric, length: int) -> float:
+    """The memoryless baseline of metric ``m`` at ``length`` (analytic, from the task)."""
+    if m.name == "accuracy":
+        return float(t.baseline_accuracy(int(length)))
+    return float(t.baseline_loss(int(length)))  # mse: the loss is the MSE (1/6 on adding)
+
+
+def per_length(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
+    """Mean, min, max over seeds of ``col`` per ``keys`` (+ seeds and solved counts)."""
+    d = rows[[*keys, "seed", "solved", col]].copy()
+    d[col] = pd.to_numeric(d[col], errors="coerce")
+    g = d.groupby(keys, sort=True)
+    out = g.agg(mean=(col, "mean"), lo=(col, "min"), hi=(col, "max"),
+                n=(col, "count"), seeds=("seed", "nunique"), solved=("solved", "sum"))
+    return out.reset_index()
+
+
+def run_dir(results_dir, run_id: str) -> Path:
+    return Path(results_dir) / "runs" / run_id
+
+
+def metrics_csv(results_dir, run_id: str) -> pd.DataFrame | None:
+    """A run's per-step log, one row per step (rows of the same step merged), or None."""
+    path = run_dir(results_dir, run_id) / "metrics.csv"
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    if "step" not in df or df.empty:
+        return None
+    df = df.drop(columns=[c for c in ("epoch",) if c in df])
+    return df.groupby("step", sort=True).first().reset_index()
+
+
+def analysis_npz(results_dir, run_id: str, label: str) -> dict | None:
+    """``analysis_<label>.npz`` of a run as a dict of arrays, or None (absent or skipped)."""
+    path = run_dir(results_dir, run_id) / f"analysis_{label}.npz"
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        d = {k: z[k] for k in z.files}
+    return None if "skipped" in d else d
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number for a sentence: NaN as 'n/a', integers plain, else ``digits`` significant."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.{digits}g}"

@@ -1,0 +1,104 @@
+"""Memory horizon: the task metric against the training length, per model, one panel per task.
+
+From the ``horizon_<task>`` sweeps. Each model is a line through the mean over seeds at each
+length, with a band from the worst to the best seed and every seed as a dot; the memoryless
+baseline (analytic, from the task) is dashed and the "solved" threshold (``Task.solved``)
+dotted. Adding is scored by MSE on a log axis (lower is better), the others by accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.lines import Line2D
+
+from lrd import results as resultslib
+from lrd.figures import style
+from lrd.figures.data import Made, Skipped, baseline, fmt, metric, per_length, study, task
+
+NAME = "horizon"
+TITLE = "Memory horizon"
+
+
+def _tasks(runs):
+    if runs.empty:
+        return []
+    groups = set(runs["group"].dropna())
+    return [t for t in style.ordered([g[len("horizon_"):] for g in groups
+                                      if str(g).startswith("horizon_")], style.TASK_ORDER)]
+
+
+def make(runs, results_dir: Path, out_dir: Path):
+    tasks = [t for t in _tasks(runs) if len(study(runs, f"horizon_{t}"))]
+    sweeps = [f"horizon_{t}" for t in tasks]
+    if not tasks:
+        return Skipped(NAME, TITLE, "no runs of any horizon_<task> sweep", ["horizon_copy"])
+    n = len(tasks)
+    ncols = min(n, 4)
+    nrows = -(-n // ncols)
+    fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
+                             nrows, ncols)
+    models_seen, findings = [], []
+    for ax, name in zip(axes.flat, tasks):
+        rows = study(runs, f"horizon_{name}")
+        t = task(name, rows)
+        m = metric(t)
+        col = f"test.{m.name}"
+        stats = per_length(rows, col, ["model", "length"])
+        lengths = sorted(rows["length"].unique())
+        models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+        for i, model in enumerate(models):
+            s = stats[stats["model"] == model]
+            c = style.model_color(model)
+            ax.fill_between(s["length"], s["lo"], s["hi"], color=c, alpha=0.15, lw=0)
+            ax.plot(s["length"], s["mean"], color=c, marker=style.MODEL_MARKERS.get(model, "o"),
+                    label=style.model_label(model), zorder=4)
+            seeds = rows[rows["model"] == model]
+            dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
+            ax.scatter(seeds["length"] * dodge, seeds[col], color=c, **style.SEED_DOT)
+            if model not in models_seen:
+                models_seen.append(model)
+        xs = np.unique(np.geomspace(min(lengths), max(lengths), 50).round().astype(int))
+        ax.plot(xs, [baseline(t, m, x) for x in xs], **style.BASELINE, zorder=2)
+        ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
+        style.log_length_axis(ax, lengths)
+        if m.log:
+            style.log_y(ax)
+        else:
+            ax.set_ylim(-0.02, 1.03)
+        ax.set_xlabel(style.LENGTH_MEANS.get(name, "length"))
+        ax.set_ylabel(m.label + (" (log)" if m.log else ""))
+        ax.set_title(style.task_title(name, t))
+        findings.append(_finding(name, rows))
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.MODEL_MARKERS.get(mo, "o"),
+                      label=style.model_label(mo))
+               for mo in style.ordered(models_seen, style.MODEL_ORDER)]
+    handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
+                Line2D([], [], **style.THRESHOLD, label="solved threshold")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
+    files = style.save(fig, out_dir, NAME)
+    seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
+                   .groupby(["group", "model", "length"])["seed"].nunique().unique())
+    caption = (
+        "Final test metric against the training length, one panel per task (log length axis). "
+        "Lines: mean over seeds; bands: worst to best seed; dots: individual seeds "
+        f"({'/'.join(map(str, seeds))} per point). Dashed: the memoryless baseline; dotted: the "
+        "solved threshold (accuracy ≥ 0.99, or MSE < 0.01 on adding, where lower is better). "
+        "A model has memory at a length when it is clearly beyond the baseline.")
+    return Made(NAME, TITLE, caption, sweeps, files, findings)
+
+
+def _finding(name: str, rows) -> str:
+    h = resultslib.horizon(rows)
+    h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
+    parts = []
+    for model in style.ordered(h["model"].unique(), style.MODEL_ORDER):
+        r = h[h["model"] == model].iloc[0]
+        parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
+                     if r["horizon"] else f"{style.model_label(model)} none")
+    top = max(int(h["max_length"].max()), 0) if len(h) else 0
+    return (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved in at "
+            f"least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")

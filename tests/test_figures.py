@@ -1,0 +1,226 @@
+"""``lrd figures`` on a small synthetic ``results/``: records and metrics.csv written by hand
+with known numbers, so the figures, tables and report can be checked exactly and fast."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrd import results as resultslib
+from lrd import tasks as tasklib
+
+MODELS = {"rnn-tanh": ("rnn", "tanh"), "rnn-relu": ("rnn", "relu"), "lstm": ("lstm", None),
+          "gru": ("gru", None), "attention": ("attention", None)}
+HORIZON_LENGTHS = {"copy": [5, 10, 20, 40], "adding": [10, 25, 50, 100],
+                   "delayed_recall": [5, 10, 20, 40], "prefix_sum": [10, 20, 40, 80]}
+# The longest length each model solves in the synthetic horizon study (0: none).
+SOLVES_UP_TO = {"rnn-tanh": 10, "lstm": 40, "gru": 20, "attention": 0}
+PREFIX_TESTS = [20, 200, 1000, 5000]
+
+
+def _task(name):
+    return tasklib.make(name)
+
+
+def _value(task, length, solves_up_to, seed):
+    """A metric value that solves exactly when ``length <= solves_up_to``."""
+    jitter = 0.002 * seed
+    if task.solved_metric == "mse":
+        return 0.004 + jitter if length <= solves_up_to else 0.16 - jitter
+    base = task.baseline_accuracy(length)
+    return 0.995 + jitter if length <= solves_up_to else base + 0.05 + jitter
+
+
+def write_run(runs_dir: Path, *, task: str, model: str, length: int, seed: int, group: str,
+              init: str = "default", regime: str = "full", test: dict | None = None,
+              lengths: dict | None = None, steps: int = 200, analysis: bool = False,
+              status: str = "complete") -> str:
+    t = _task(task)
+    name, nl = MODELS[model]
+    m = {"name": name, "init": init, "hidden_size": 8}
+    if nl:
+        m["nonlinearity"] = nl
+    cfg = {"task": {"name": task, "length": length}, "model": m, "regime": {"name": regime},
+           "seed": seed, "log": {"group": group}, "train": {"eval_lengths": sorted(
+               int(n) for n in (lengths or {}))}}
+    run_id = f"{task}-{name}-{length}-s{seed}-{group}-{model}-{init}-{regime}"
+    test = test or {}
+    solved = status == "complete" and bool(t.solved(test))
+    rec = {"run_id": run_id, "config": cfg, "status": status, "solved": solved,
+           "diverged": status == "diverged", "steps": steps,
+           "baseline_loss": t.baseline_loss(length),
+           "metrics": {"test": test, "lengths": lengths or {}}}
+    d = runs_dir / run_id
+    d.mkdir(parents=True)
+    final_ratio = 0.05 if solved else 0.9
+    rows = ["epoch,step,train/loss,train/loss_ratio" + (
+        ",analysis/weight_radius,analysis/weight_sigma_max" if analysis else "")]
+    for s in range(steps):
+        ratio = 1.2 * (final_ratio / 1.2) ** (s / (steps - 1))
+        rows.append(f"0,{s},{ratio * rec['baseline_loss']:.6g},{ratio:.6g}"
+                    + (",," if analysis else ""))
+        if analysis and s % 20 == 19:
+            rows.append(f",{s},,,{0.9 + 0.1 * s / steps:.6g},{1.2 + 0.2 * s / steps:.6g}")
+    (d / "metrics.csv").write_text("\n".join(rows) + "\n")
+    if analysis:
+        rec["analysis"] = {"init": {"weight_radius": 0.9, "weight_sigma_max": 1.2}}
+        rng = np.random.default_rng(seed)
+        for label, rho in (("init", 0.9), ("end", 1.0)):
+            eig = rho * np.exp(2j * np.pi * rng.random(8)) * np.sqrt(rng.random(8))
+            eig[0] = rho
+            lag = np.arange(length + 1)
+            np.savez(d / f"analysis_{label}.npz",
+                     **{"weights.l0.eigenvalues": eig.astype(np.complex64),
+                        "weights.l0.singular_values": np.linspace(1.2, 0.1, 8),
+                        "curve.lag": lag, "curve.grad_norm": 0.1 * 0.8 ** lag,
+                        "curve.jacobian_norm": 0.8 ** lag,
+                        "rates.quantity": np.array(["grad_norm", "jacobian_norm"]),
+                        "rates.lag_lo": np.array([1, 1]),
+                        "rates.lag_hi": np.array([length, length]),
+                        "rates.rate": np.array([math.log(0.8), math.log(0.8)]),
+                        "model": np.array("rnn")})
+    (d / "record.json").write_text(json.dumps(rec, indent=2, sort_keys=True))
+    return run_id
+
+
+def prefix_accuracy(train_length, regime, model, test_length, seed):
+    """Synthetic prefix-sum accuracy: training at 20 generalises, at 200 it fails."""
+    if train_length == 20 and regime != "truncated":
+        return 1.0 - 0.001 * seed - (0.01 if model == "rnn-tanh" else 0.0)
+    return 0.34 + 0.01 * seed
+
+
+def build(root: Path, seeds=(0, 1, 2), studies=("horizon", "init", "regime", "prefix"),
+          analysis=True) -> Path:
+    """A results/ folder with the given studies, then runs.csv and horizon.csv."""
+    runs_dir = root / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if "horizon" in studies:
+        for task, lengths in HORIZON_LENGTHS.items():
+            t = _task(task)
+            for model, up_to in SOLVES_UP_TO.items():
+                for L in lengths:
+                    for s in seeds:
+                        v = _value(t, L, up_to, s)
+                        write_run(runs_dir, task=task, model=model, length=L, seed=s,
+                                  group=f"horizon_{task}", test={t.solved_metric: v, "loss": v})
+    if "init" in studies:
+        for model in ("rnn-tanh", "rnn-relu"):
+            for init in ("default", "xavier", "orthogonal", "identity", "gaussian"):
+                up_to = {"identity": 50, "orthogonal": 25}.get(init, 10 if model == "rnn-tanh"
+                                                               else 0)
+                for L in (10, 25, 50):
+                    for s in seeds:
+                        v = _value(_task("adding"), L, up_to, s)
+                        write_run(runs_dir, task="adding", model=model, length=L, seed=s,
+                                  group="init_adding", init=init, analysis=analysis,
+                                  test={"mse": v, "loss": v})
+    if "regime" in studies:
+        for regime, up_to in {"full": 10, "truncated": 5, "teacher_forcing": 20,
+                              "curriculum": 20}.items():
+            for L in (5, 10, 20):
+                for s in seeds:
+                    v = _value(_task("copy"), L, up_to, s)
+                    write_run(runs_dir, task="copy", model="lstm", length=L, seed=s,
+                              group="regime_copy", regime=regime,
+                              test={"accuracy": v, "loss": 0.1})
+    if "prefix" in studies:
+        for L in (20, 200):
+            for regime in ("full", "truncated", "teacher_forcing", "curriculum"):
+                for model in ("lstm", "rnn-tanh"):
+                    for s in seeds:
+                        lengths = {str(n): {"accuracy": prefix_accuracy(L, regime, model, n, s),
+                                            "loss": 0.5} for n in PREFIX_TESTS}
+                        write_run(runs_dir, task="prefix_sum", model=model, length=L, seed=s,
+                                  group="prefix_sum_study", regime=regime,
+                                  test=dict(lengths[str(L)]), lengths=lengths)
+    resultslib.write(runs_dir, root)
+    return root
+
+
+EXPECTED = ["horizon", "curves", "init", "regime", "generalisation", "spectral",
+            "eigenspectra", "gradient_decay"]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    from lrd.cli import main
+
+    root = build(tmp_path_factory.mktemp("results"))
+    assert main(["figures", "--results", str(root)]) == 0
+    return root
+
+
+def test_every_figure_is_drawn(full):
+    for name in EXPECTED:
+        for ext in ("pdf", "png"):
+            path = full / "figures" / f"{name}.{ext}"
+            assert path.exists() and path.stat().st_size > 1000, path
+
+
+def test_make_all_reports_what_it_made(tmp_path):
+    from lrd.figures import Made, make_all
+
+    root = build(tmp_path, seeds=(0,), studies=("init",))
+    done = {d.name: d for d in make_all(root, verbose=False)}
+    assert list(done) == EXPECTED
+    assert isinstance(done["init"], Made) and isinstance(done["spectral"], Made)
+    assert not isinstance(done["horizon"], Made)
+    # identity solves up to T = 50 for both nonlinearities in the synthetic input
+    assert any("T = 50 (identity)" in f for f in done["init"].findings)
+
+
+def test_missing_studies_are_skipped_with_a_note(tmp_path, capsys):
+    from lrd.cli import main
+
+    root = build(tmp_path, seeds=(0,), studies=("regime",), analysis=False)
+    assert main(["figures", "--results", str(root)]) == 0
+    out = capsys.readouterr().out
+    for name in ("horizon", "curves", "init", "generalisation", "spectral", "eigenspectra",
+                 "gradient_decay"):
+        assert f"figure {name}: skipped (" in out
+        assert not (root / "figures" / f"{name}.png").exists()
+    assert (root / "figures" / "regime.png").stat().st_size > 1000
+    assert "error" not in out
+
+
+def test_analysis_absent_skips_only_the_analysis_figures(tmp_path, capsys):
+    from lrd.figures import Made, make_all
+
+    root = build(tmp_path, seeds=(0,), studies=("init",), analysis=False)
+    done = {d.name: d for d in make_all(root)}
+    assert isinstance(done["init"], Made)
+    for name in ("spectral", "eigenspectra", "gradient_decay"):
+        assert not isinstance(done[name], Made)
+        assert "error" not in done[name].note
+
+
+def test_empty_results_folder(tmp_path):
+    from lrd.cli import main
+
+    (tmp_path / "runs").mkdir()
+    assert main(["figures", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "README.md").exists()
+    assert not list((tmp_path / "figures").glob("*.png")) if (tmp_path / "figures").exists() \
+        else True
+
+
+def test_horizon_findings_match_the_synthetic_horizon(full):
+    from lrd.figures import horizon
+    from lrd.figures.data import load_runs
+
+    made = horizon.make(load_runs(full), full, full / "figures")
+    copy = next(f for f in made.findings if f.startswith("Copy"))
+    assert "RNN (tanh) 10" in copy and "LSTM 40" in copy and "GRU 20" in copy
+    assert "Attention none" in copy
+
+
+def test_style_gives_every_model_one_colour():
+    from lrd.figures import style
+
+    colours = [style.model_color(m) for m in style.MODEL_ORDER]
+    assert len(set(colours)) == len(colours)
