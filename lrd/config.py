@@ -211,7 +211,9 @@ def _check_numbers(cfg: RunConfig) -> None:
                              ("train.val_every", t.val_every, 1),
                              ("train.solve_patience", t.solve_patience, 1), ("train.val_size", t.val_size, 1),
                              ("train.test_size", t.test_size, 1), ("train.devices", t.devices, 1),
-                             ("optim.warmup_steps", o.warmup_steps, 0), ("log.every", cfg.log.every, 1)]:
+                             ("optim.warmup_steps", o.warmup_steps, 0), ("log.every", cfg.log.every, 1),
+                             ("analysis.every", cfg.analysis.every, 0),
+                             ("analysis.batch_size", cfg.analysis.batch_size, 1)]:
         if value < low:
             raise ConfigError(f"{name} must be >= {low}, got {value}")
     if o.name not in ("adam", "adamw"):

@@ -53,6 +53,9 @@ def test_hash_ignores_logging_but_not_numbers():
     (["optim.lr=0"], r"optim.lr must be > 0"),
     (["train.eval_lengths=[10,0]"], r"length .* must be an integer >= 1, got 0"),
     (["max_steps"], r"must look like key.sub=value"),
+    (["analysis.every=-1"], r"analysis.every must be >= 0"),
+    (["analysis.batch_size=0"], r"analysis.batch_size must be >= 1"),
+    (["train.solve_patience=0"], r"train.solve_patience must be >= 1"),
 ])
 def test_bad_configs_are_clear_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
