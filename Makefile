@@ -41,3 +41,6 @@ reproduce: $(STAMP)  ## run the main job on profile PROFILE (default: cpu)
 
 clean-venv:  ## delete .venv
 	rm -rf $(VENV)
+
+bench: $(STAMP)  ## speed benchmark: prints every table, writes results/bench/*.csv and bench.png
+	$(BIN)/python benchmarks/bench.py

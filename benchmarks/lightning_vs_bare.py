@@ -64,8 +64,9 @@ class Clock:
 
 
 def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_dir,
-                    progress_bar=False, log_every=1):
-    """One ``trainer.fit`` of ``steps`` steps as lrd/train.py builds it; seconds per step."""
+                    progress_bar=False, log_every=1, lit_cls=None):
+    """One ``trainer.fit`` of ``steps`` steps as lrd/train.py builds it; seconds per step.
+    ``lit_cls``: a LightningModule class to use instead of ``LitRun`` (for before/after)."""
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger
 
@@ -75,7 +76,7 @@ def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_
         logging.getLogger(name).setLevel(logging.WARNING)
     regime = regimes.make("full")
     dm = TaskData(task, length, batch, seed, val_size=8)
-    lit = LitRun(task, model, regime, optim, length, steps, early_stop=True)
+    lit = (lit_cls or LitRun)(task, model, regime, optim, length, steps, early_stop=True)
     clock = Clock(warmup)
     trainer = pl.Trainer(
         max_steps=steps, accelerator="cpu", devices=1, precision="32-true",
