@@ -142,18 +142,18 @@ def flops(name: str, hidden: int, batch: int, length: int, input_size: int, out:
     return 3.0 * fwd
 
 
-def matmul_rate(name: str, hidden: int, batch: int, length: int, input_size: int,
-                repeats: int) -> float:
-    """FLOP/s of torch.matmul at this model's shapes, called as the model calls them.
+def matmul_fn(name: str, hidden: int, batch: int, length: int):
+    """(closure, FLOPs it does): torch.matmul at this model's shapes, called as the model
+    calls them.
 
-    recurrent: L sequential matmuls [B, I+H] x [I+H, gH] (one per time step: they depend on
-    each other, so this is the rate a perfect recurrent kernel could reach).
+    recurrent: L sequential matmuls [B, H] x [H, gH] (one per time step: each needs the last
+    h, so this is the rate a perfect recurrent kernel could reach on its serial part).
     attention: [B·L, d] x [d, 4d] (its largest matmul) once.
     """
     if name in GATES:
-        a = torch.randn(batch, input_size + hidden)
-        w = torch.randn(input_size + hidden, GATES[name] * hidden)
-        n = 2 * batch * (input_size + hidden) * GATES[name] * hidden * length
+        a = torch.randn(batch, hidden)
+        w = torch.randn(hidden, GATES[name] * hidden)
+        n = 2 * batch * hidden * GATES[name] * hidden * length
 
         def f():
             for _ in range(length):
@@ -165,7 +165,7 @@ def matmul_rate(name: str, hidden: int, batch: int, length: int, input_size: int
 
         def f():
             torch.matmul(a, w)
-    return n / median_time(f, repeats)
+    return f, n
 
 
 def peak_matmul_rate(repeats: int) -> float:
@@ -219,9 +219,9 @@ def throughput(points, repeats):
     return rows
 
 
-def lightning(points, rounds, steps):
+def lightning(points, rounds):
     rows = []
-    for model, task, length, hidden, batch in points:
+    for model, task, length, hidden, batch, steps in points:
         rows.append(lightning_vs_bare.compare(model, task, length, hidden, batch, steps=steps,
                                               warmup=5, rounds=rounds, optim=Optim()))
     return rows
@@ -267,9 +267,13 @@ def scaling(lengths, hidden, batch, repeats, max_attention_length):
             rows.append({"model": name, "length": L, "hidden": hidden, "batch": batch,
                          "ms": 1e3 * t, "us_per_step": 1e6 * t / L})
         big = [(l, t) for l, t in zip(ls, ts) if l >= 300]
+        fl = [flops(name, hidden, batch, L, 3, 3) for L in ls]
         fits.append({"model": name, "exponent_all": fit_exponent(ls, ts),
                      "exponent_L>=300": fit_exponent(*zip(*big)) if len(big) >= 2 else math.nan,
-                     "lengths": f"{ls[0]}-{ls[-1]}", "expected": 2 if name == "attention" else 1})
+                     "flop_exponent_L>=300": fit_exponent(*zip(*[(l, f) for l, f in zip(ls, fl)
+                                                                 if l >= 300])),
+                     "lengths": f"{ls[0]}-{ls[-1]}",
+                     "asymptotic": 2 if name == "attention" else 1})
     return rows, fits
 
 
@@ -278,13 +282,13 @@ def flops_section(points, repeats):
     task = lrd.tasks.make(TASK)
     for L, H, B in points:
         for name in MODELS:
-            f = fwd_bwd_fn(name, H, B, L)
-            t = median_time(f, repeats)
+            mm, n_mm = matmul_fn(name, H, B, L)
+            ts = interleaved({"model": fwd_bwd_fn(name, H, B, L), "matmul": mm}, repeats)
             n = flops(name, H, B, L, task.input_size, task.output_size)
-            ref = matmul_rate(name, H, B, L, task.input_size, repeats)
+            ref = n_mm / ts["matmul"]
             rows.append({"model": name, "length": L, "hidden": H, "batch": B,
-                         "gflop": n / 1e9, "achieved_gflops": n / t / 1e9,
-                         "matmul_gflops": ref / 1e9, "fraction": (n / t) / ref})
+                         "gflop": n / 1e9, "achieved_gflops": n / ts["model"] / 1e9,
+                         "matmul_gflops": ref / 1e9, "fraction": (n / ts["model"]) / ref})
     return rows
 
 
@@ -396,11 +400,12 @@ def main(argv=None):
               ["model", "length", "hidden", "batch", "ms_per_step", "tokens_per_s"],
               {"tokens_per_s": ",.0f", "ms_per_step": ".2f"})
     if want("lightning"):
-        pts = [("lstm", "copy", 30, 64, 64)] if q else [
-            ("rnn", "copy", 30, 64, 64), ("lstm", "copy", 30, 64, 64),
-            ("gru", "prefix_sum", 100, 64, 64), ("lstm", "adding", 200, 128, 64),
-            ("attention", "copy", 30, 64, 64)]
-        lit = lightning(pts, 3 if q else 5, 25 if q else 40)
+        # (model, task, length, hidden, batch, steps per round); longer steps, fewer of them
+        pts = [("lstm", "copy", 30, 64, 64, 25)] if q else [
+            ("rnn", "copy", 30, 64, 64, 45), ("lstm", "copy", 30, 64, 64, 45),
+            ("gru", "prefix_sum", 100, 64, 64, 25), ("lstm", "adding", 200, 128, 64, 17),
+            ("attention", "copy", 30, 64, 64, 20)]
+        lit = lightning(pts, 3 if q else 7)
         write_csv("lightning.csv", lit)
         table("lrd Lightning step vs bare PyTorch loop (same work; ratio = t_bare/t_lightning)",
               lit, ["model", "task", "steps_per_seq", "hidden", "batch", "lightning_ms",
@@ -422,8 +427,9 @@ def main(argv=None):
         table("Scaling with length (forward+backward, H=64, B=8)", scal,
               ["model", "length", "ms", "us_per_step"], {"ms": ".2f", "us_per_step": ".1f"})
         table("Fitted exponents: time ~ length^k (log-log least squares)", fits,
-              ["model", "lengths", "exponent_all", "exponent_L>=300", "expected"],
-              {"exponent_all": ".2f", "exponent_L>=300": ".2f"})
+              ["model", "lengths", "exponent_all", "exponent_L>=300", "flop_exponent_L>=300",
+               "asymptotic"],
+              {"exponent_all": ".2f", "exponent_L>=300": ".2f", "flop_exponent_L>=300": ".2f"})
     if want("flops"):
         pts = [(100, 64, 64)] if q else [(100, 64, 64), (100, 256, 64), (300, 128, 128)]
         fl = flops_section(pts, rep)
@@ -438,9 +444,9 @@ def main(argv=None):
         pts = [(m, L, 64, 32) for m in MODELS for L in ((100,) if q else (100, 1000))]
         mem = memory(pts)
         write_csv("memory.csv", mem)
-        table("Peak memory of a training step (ru_maxrss growth in a fresh subprocess)", mem,
-              ["model", "length", "hidden", "batch", "peak_mib", "torch_alloc_mib"],
-              {"peak_mib": ".1f", "torch_alloc_mib": ".1f"})
+        table("Peak memory of training steps (VmHWM growth in a fresh subprocess, MiB)", mem,
+              ["model", "length", "hidden", "batch", "peak_mib", "method"],
+              {"peak_mib": ".1f"})
     if want("threads"):
         th = threads_section((200, 64, 64), rep)
         write_csv("threads.csv", th)
