@@ -8,7 +8,9 @@ the progress bar is off (its cost is measured separately with ``--progress-bar``
 Bare loop: the same model (a copy with the same initial weights), the same optimiser
 (``LitRun.configure_optimizers``, so the same kernels), the same batch size and task, one batch
 drawn fresh from the same train generator each step, then forward, ``task.loss``, backward,
-``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd steps one).
+``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd steps one), under the same
+torch determinism settings the Lightning fit ran under (``deterministic=True`` and LitRun's
+``fill_uninitialized_memory=False``).
 
 Timing: rounds alternate Lightning, bare, Lightning, bare, ...; each round runs ``steps`` steps
 and is timed from the start of step ``warmup`` to the end of the last step (a Lightning callback
@@ -47,6 +49,10 @@ class Clock:
         clock = self
 
         class _CB(pl.Callback):
+            def on_train_start(self, trainer, module):
+                clock.settings = (torch.are_deterministic_algorithms_enabled(),
+                                  torch.utils.deterministic.fill_uninitialized_memory)
+
             def on_train_batch_start(self, trainer, module, batch, batch_idx):
                 if batch_idx == clock.warmup:
                     clock.t0 = time.perf_counter()
@@ -61,6 +67,9 @@ class Clock:
 
     def per_step(self) -> float:
         return (self.t1 - self.t0) / (self.n - self.warmup)
+
+
+SETTINGS = {}   # torch's determinism settings during the last Lightning fit, for the bare loop
 
 
 def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_dir,
@@ -91,6 +100,7 @@ def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
         warnings.filterwarnings("ignore", ".*limit_val_batches.*")
         trainer.fit(lit, datamodule=dm)
+    SETTINGS["deterministic"], SETTINGS["fill"] = clock.settings
     return clock.per_step()
 
 
@@ -108,6 +118,11 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim):
     gen = data.generator(seed, "train")
     params = list(model.parameters())
     model.train()
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.utils.deterministic.fill_uninitialized_memory)
+    if SETTINGS:   # the very settings the Lightning fit ran under (deterministic=True, ...)
+        torch.use_deterministic_algorithms(SETTINGS["deterministic"])
+        torch.utils.deterministic.fill_uninitialized_memory = SETTINGS["fill"]
     t0 = None
     for i in range(steps):
         if i == warmup:
@@ -120,7 +135,10 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim):
         opt.step()
         if sched is not None:
             sched.step()
-    return (time.perf_counter() - t0) / (steps - warmup)
+    elapsed = (time.perf_counter() - t0) / (steps - warmup)
+    torch.use_deterministic_algorithms(saved[0])
+    torch.utils.deterministic.fill_uninitialized_memory = saved[1]
+    return elapsed
 
 
 def compare(model_name="lstm", task_name="copy", length=30, hidden=64, batch=64, steps=60,

@@ -177,3 +177,18 @@ def test_lightning_vs_bare_runs_both_paths_the_same_steps(tmp_path):
     lvb.bare_round(task, m, 4, 2, 3, 1, 0, Optim())
     assert any(not torch.equal(p, q) for p, q in zip(before, m.parameters()))
     assert data.stream_seed(0, "train") == 0
+
+
+def test_fit_runs_without_nan_filling_and_restores_it(run_tiny, monkeypatch):
+    import torch.utils.deterministic as det
+    seen = []
+    orig = LitRun.training_step
+
+    def spy(self, batch, batch_idx):
+        seen.append((torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory))
+        return orig(self, batch, batch_idx)
+    monkeypatch.setattr(LitRun, "training_step", spy)
+    before = det.fill_uninitialized_memory
+    run_tiny("task/copy.yaml", "model/lstm.yaml", overrides=["task.length=3"])
+    assert seen and all(s == (True, False) for s in seen)
+    assert det.fill_uninitialized_memory == before
