@@ -70,3 +70,6 @@ sweep: $(STAMP)  ## create a W&B sweep from SWEEP=FILE on PROFILE and start an a
 
 clean-venv:  ## delete .venv
 	rm -rf $(VENV)
+
+bench: $(STAMP)  ## speed benchmark: prints every table, writes results/bench/*.csv and bench.png
+	$(BIN)/python benchmarks/bench.py

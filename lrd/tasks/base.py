@@ -105,7 +105,10 @@ class Task:
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 
-    def metrics(self, outputs: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+    def metrics(self, outputs: torch.Tensor, batch: Batch,
+                loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The task's metrics (0-d tensors, ``loss`` among them). ``loss``: this batch's
+        ``self.loss(outputs, batch)`` if the caller already has it (it is then not recomputed)."""
         raise NotImplementedError
 
     def solved(self, metrics: dict) -> bool:
@@ -133,14 +136,15 @@ class SymbolTask(Task):
     def loss(self, outputs, batch):
         return F.cross_entropy(outputs[batch.mask], batch.targets[batch.mask])
 
-    def metrics(self, outputs, batch):
+    def metrics(self, outputs, batch, loss=None):
         with torch.no_grad():
             right = outputs.argmax(-1) == batch.targets
             scored = batch.metric_mask
             per_seq = (right | ~scored).all(dim=1)
+            loss = self.loss(outputs, batch) if loss is None else loss
             return {
-                "loss": self.loss(outputs, batch).detach(),
-                "accuracy": right[scored].float().mean(),
+                "loss": loss.detach(),
+                "accuracy": (right & scored).sum() / scored.sum(),  # no boolean gather
                 "sequence_accuracy": per_seq.float().mean(),
             }
 

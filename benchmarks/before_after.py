@@ -1,0 +1,87 @@
+"""Before/after of the Lightning-path changes: lrd/module.py at an older commit against now.
+
+Loads ``LitRun`` from ``git show REV:lrd/module.py`` (default: 927861c, before the logging,
+metrics, optimiser and setattr changes) and from the working tree, and times, in one process,
+alternating rounds: old Lightning, new Lightning, bare loop (benchmarks/lightning_vs_bare.py;
+the bare loop uses today's optimiser, so compare it with the "after" column). Writes
+``results/bench/before_after.csv``.
+
+    .venv/bin/python benchmarks/before_after.py [--rev 927861c] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402
+import lightning_vs_bare as lvb  # noqa: E402
+
+import lrd.models  # noqa: E402
+import lrd.tasks  # noqa: E402
+from lrd.config import Optim  # noqa: E402
+from lrd.module import LitRun  # noqa: E402
+
+
+def old_litrun(rev: str):
+    src = subprocess.run(["git", "show", f"{rev}:lrd/module.py"], capture_output=True,
+                         text=True, check=True, cwd=HERE.parent).stdout
+    mod = types.ModuleType("lrd_module_before")
+    mod.__file__ = f"<{rev}:lrd/module.py>"
+    exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+    return mod.LitRun
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rev", default="927861c")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--steps", type=int, default=45)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    Old = old_litrun(args.rev)
+    rows = []
+    points = [("rnn", "copy", 30, 64, 64), ("lstm", "copy", 30, 64, 64),
+              ("lstm", "adding", 200, 128, 64)]
+    for model_name, task_name, length, hidden, batch in points:
+        task = lrd.tasks.make(task_name)
+        torch.manual_seed(0)
+        base = lrd.models.make(model_name, task, hidden_size=hidden)
+        ts = {"before": [], "after": [], "bare": []}
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(args.rounds):
+                for key, cls in (("before", Old), ("after", LitRun)):
+                    ts[key].append(lvb.lightning_round(
+                        task, copy.deepcopy(base), length, batch, args.steps, 5, 0, Optim(),
+                        f"{tmp}/{key}{r}", lit_cls=cls))
+                ts["bare"].append(lvb.bare_round(task, copy.deepcopy(base), length, batch,
+                                                 args.steps, 5, 0, Optim()))
+        med = {k: statistics.median(v) for k, v in ts.items()}
+        rows.append({"model": model_name, "task": task_name, "length": length,
+                     "hidden": hidden, "batch": batch, "before_ms": 1e3 * med["before"],
+                     "after_ms": 1e3 * med["after"], "bare_ms": 1e3 * med["bare"],
+                     "speedup": med["before"] / med["after"],
+                     "ratio_before": med["bare"] / med["before"],
+                     "ratio_after": med["bare"] / med["after"]})
+    bench.write_csv("before_after.csv", rows)
+    bench.table(f"Lightning step before ({args.rev}) and after, vs bare loop (ms per step)",
+                rows, ["model", "task", "length", "hidden", "before_ms", "after_ms", "bare_ms",
+                       "speedup", "ratio_before", "ratio_after"],
+                {k: ".2f" for k in ("before_ms", "after_ms", "bare_ms")} |
+                {k: ".3f" for k in ("speedup", "ratio_before", "ratio_after")})
+
+
+if __name__ == "__main__":
+    main()

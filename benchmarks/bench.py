@@ -1,0 +1,464 @@
+"""lrd's speed benchmark (``make bench``): prints every table and writes ``results/bench/``.
+
+Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/bench.png``):
+
+  throughput.csv   training-step throughput (tokens/s = batch x steps per sequence / step time)
+                   of every model (rnn, lstm, gru, attention) at several (length, hidden, batch)
+                   points. A training step: sample a fresh batch, forward, task.loss, backward,
+                   clip_grad_norm_, Adam step (the work of one lrd training step, no Lightning).
+  lightning.csv    lrd's real Lightning path (pl.Trainer fitting LitRun with TaskData, logging
+                   as lrd/train.py does) against a bare loop doing the same work, same process,
+                   alternating rounds (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit.
+  fast_path.csv    each recurrent model's fast path (``model.run``: the fused torch kernel)
+                   against its explicit path (``model.steps``: every h_t kept) and the two
+                   hand-written loops of benchmarks/fast_path.py, forward + backward.
+  scaling.csv      forward+backward time against length 10 .. 3000; fitted exponents (log-log
+                   least squares of time vs length) over the whole range and over L >= 300.
+  flops.csv        achieved GFLOP/s of each model's training step against torch.matmul at the
+                   same shapes, timed the same way (the practical limit); FLOPs counted
+                   analytically (see ``flops``).
+  memory.csv       peak memory per (model, length) point: the growth of ru_maxrss of a fresh
+                   subprocess over its state just before the first step (see benchmarks/memory.py).
+  threads.csv      1 vs 2 torch threads, alternating, at one point per model.
+
+Timing: every figure is a median over repeats; things that are compared are measured in the
+same process, interleaved (A, B, A, B, ...), because the machine is shared with other jobs.
+Threads: ``--threads`` (default 1; see threads.csv for why) via torch.set_num_threads.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench.py [--quick] [--threads N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import fast_path  # noqa: E402
+import lightning_vs_bare  # noqa: E402
+
+import lrd.models  # noqa: E402
+import lrd.tasks  # noqa: E402
+from lrd import data  # noqa: E402
+from lrd.config import Optim  # noqa: E402
+from lrd.module import fused_optimizer  # noqa: E402
+
+OUT = HERE.parent / "results" / "bench"
+MODELS = ("rnn", "lstm", "gru", "attention")
+RECURRENT = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+TASK = "prefix_sum"   # length = steps per sequence, every step scored, input size 3
+
+
+# -- helpers --------------------------------------------------------------------------------
+def median_time(fn, repeats: int, warmup: int = 2) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def interleaved(fns: dict, repeats: int, warmup: int = 2) -> dict:
+    """Median seconds of each of several callables, timed A, B, C, A, B, C, ..."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    ts = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
+def make_model(name: str, task, hidden: int):
+    torch.manual_seed(0)
+    return lrd.models.make(name, task, hidden_size=hidden)
+
+
+def train_step_fn(name, hidden, batch, length, task=None):
+    """A closure doing one full training step (sample, forward, loss, backward, clip, Adam)."""
+    task = task or lrd.tasks.make(TASK)
+    model = make_model(name, task, hidden)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3, fused=fused_optimizer(params))  # as LitRun does
+    gen = data.generator(0, "train")
+
+    def step():
+        b = task.sample(batch, length, gen)
+        loss = task.loss(model(b.inputs), b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+    return step, task.sequence_length(length)
+
+
+def fwd_bwd_fn(name, hidden, batch, length):
+    """A closure: forward + backward of the model alone (sum of outputs), fixed inputs."""
+    task = lrd.tasks.make(TASK)
+    model = make_model(name, task, hidden)
+    x = task.sample(batch, length, data.generator(0, "train")).inputs
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+    return step
+
+
+def flops(name: str, hidden: int, batch: int, length: int, input_size: int, out: int) -> float:
+    """Analytic FLOPs of one forward + backward (backward = 2 x forward: the gradients of both
+    the inputs and the weights of every matmul), counting matmuls only (2 per multiply-add).
+
+    recurrent (one layer): per step 2·B·(gH)·(I+H) for the gate matmuls (g = 1, 4, 3 gates),
+    plus the head 2·B·H·O. attention (one block, width d=H, MLP 4d): per token 2·12·d² for
+    qkv, proj and the MLP, plus QKᵀ and AV: 2·2·L·d per query (the masked half is computed too:
+    SDPA with an explicit mask does not skip it), plus embed and head.
+    """
+    B, L, H, I, O = batch, length, hidden, input_size, out
+    if name in GATES:
+        fwd = L * (2 * B * GATES[name] * H * (I + H) + 2 * B * H * O)
+    else:
+        fwd = B * L * (2 * 12 * H * H + 2 * 2 * L * H + 2 * H * (I + O))
+    return 3.0 * fwd
+
+
+def matmul_fn(name: str, hidden: int, batch: int, length: int):
+    """(closure, FLOPs it does): torch.matmul at this model's shapes, called as the model
+    calls them.
+
+    recurrent: L sequential matmuls [B, H] x [H, gH] (one per time step: each needs the last
+    h, so this is the rate a perfect recurrent kernel could reach on its serial part).
+    attention: [B·L, d] x [d, 4d] (its largest matmul) once.
+    """
+    if name in GATES:
+        a = torch.randn(batch, hidden)
+        w = torch.randn(hidden, GATES[name] * hidden)
+        n = 2 * batch * hidden * GATES[name] * hidden * length
+
+        def f():
+            for _ in range(length):
+                torch.matmul(a, w)
+    else:
+        a = torch.randn(batch * length, hidden)
+        w = torch.randn(hidden, 4 * hidden)
+        n = 2 * batch * length * hidden * 4 * hidden
+
+        def f():
+            torch.matmul(a, w)
+    return f, n
+
+
+def peak_matmul_rate(repeats: int) -> float:
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    return 2 * 1024 ** 3 / median_time(lambda: torch.matmul(a, b), repeats)
+
+
+def write_csv(name: str, rows: list[dict]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / name, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def table(title: str, rows: list[dict], cols: list[str], fmt: dict | None = None) -> None:
+    fmt = fmt or {}
+    print(f"\n== {title}")
+    widths = {c: max(len(c), 9) for c in cols}
+    print("  ".join(f"{c:>{widths[c]}}" for c in cols))
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r[c]
+            s = format(v, fmt.get(c, ".3g")) if isinstance(v, float) else str(v)
+            cells.append(f"{s:>{widths[c]}}")
+        print("  ".join(cells))
+
+
+def fit_exponent(lengths, times) -> float:
+    """Least-squares slope of log(time) against log(length)."""
+    xs = [math.log(x) for x in lengths]
+    ys = [math.log(y) for y in times]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+# -- sections ---------------------------------------------------------------------------------
+def throughput(points, repeats):
+    rows = []
+    for L, H, B in points:
+        fns, steps = {}, {}
+        for name in MODELS:
+            fns[name], steps[name] = train_step_fn(name, H, B, L)
+        ts = interleaved(fns, repeats)
+        for name in MODELS:
+            rows.append({"model": name, "length": L, "hidden": H, "batch": B,
+                         "ms_per_step": 1e3 * ts[name],
+                         "tokens_per_s": B * steps[name] / ts[name]})
+    return rows
+
+
+def lightning(points, rounds):
+    rows = []
+    for model, task, length, hidden, batch, steps in points:
+        rows.append(lightning_vs_bare.compare(model, task, length, hidden, batch, steps=steps,
+                                              warmup=5, rounds=rounds, optim=Optim()))
+    return rows
+
+
+def fastpath(points, repeats, batch):
+    rows = []
+    task = lrd.tasks.make(TASK)
+    for name in RECURRENT:
+        for H, L in points:
+            model = make_model(name, task, H)
+            x = task.sample(batch, L, data.generator(0, "train")).inputs.requires_grad_()
+            core = model.core
+
+            def run(f):
+                def g():
+                    model.zero_grad(set_to_none=True)
+                    x.grad = None
+                    f().sum().backward()
+                return g
+            fns = {"fast": run(lambda: model.run(x)[0]),
+                   "explicit": run(lambda: model.steps(x)[0]),
+                   "cell_loop": run(lambda: model.head(fast_path.cell(core, x, name))),
+                   "proj_loop": run(lambda: model.head(fast_path.proj(core, x, name)))}
+            ts = interleaved(fns, repeats)
+            r = {"model": name, "hidden": H, "length": L, "batch": batch}
+            r.update({f"{k}_ms": 1e3 * v for k, v in ts.items()})
+            r["explicit_over_fast"] = ts["explicit"] / ts["fast"]
+            rows.append(r)
+    return rows
+
+
+def scaling(lengths, hidden, batch, repeats, max_attention_length):
+    rows, fits = [], []
+    for name in MODELS:
+        ls, ts = [], []
+        for L in lengths:
+            if name == "attention" and L > max_attention_length:
+                continue
+            t = median_time(fwd_bwd_fn(name, hidden, batch, L), repeats if L < 1000 else 3, 1)
+            ls.append(L)
+            ts.append(t)
+            rows.append({"model": name, "length": L, "hidden": hidden, "batch": batch,
+                         "ms": 1e3 * t, "us_per_step": 1e6 * t / L})
+        big = [(l, t) for l, t in zip(ls, ts) if l >= 300]
+        fl = [flops(name, hidden, batch, L, 3, 3) for L in ls]
+        fits.append({"model": name, "exponent_all": fit_exponent(ls, ts),
+                     "exponent_L>=300": fit_exponent(*zip(*big)) if len(big) >= 2 else math.nan,
+                     "flop_exponent_L>=300": fit_exponent(*zip(*[(l, f) for l, f in zip(ls, fl)
+                                                                 if l >= 300])),
+                     "lengths": f"{ls[0]}-{ls[-1]}",
+                     "asymptotic": 2 if name == "attention" else 1})
+    return rows, fits
+
+
+def flops_section(points, repeats):
+    rows = []
+    task = lrd.tasks.make(TASK)
+    for L, H, B in points:
+        for name in MODELS:
+            mm, n_mm = matmul_fn(name, H, B, L)
+            ts = interleaved({"model": fwd_bwd_fn(name, H, B, L), "matmul": mm}, repeats)
+            n = flops(name, H, B, L, task.input_size, task.output_size)
+            ref = n_mm / ts["matmul"]
+            rows.append({"model": name, "length": L, "hidden": H, "batch": B,
+                         "gflop": n / 1e9, "achieved_gflops": n / ts["model"] / 1e9,
+                         "matmul_gflops": ref / 1e9, "fraction": (n / ts["model"]) / ref})
+    return rows
+
+
+def memory(points):
+    rows = []
+    for name, L, H, B in points:
+        out = subprocess.run([sys.executable, str(HERE / "memory.py"), name, str(L), str(H),
+                              str(B), "--threads", str(torch.get_num_threads())],
+                             capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def threads_section(point, repeats):
+    L, H, B = point
+    rows = []
+    before = torch.get_num_threads()
+    for name in MODELS:
+        f = fwd_bwd_fn(name, H, B, L)
+
+        def with_threads(n):
+            def g():
+                torch.set_num_threads(n)
+                f()
+            return g
+        ts = interleaved({1: with_threads(1), 2: with_threads(2)}, repeats)
+        rows.append({"model": name, "length": L, "hidden": H, "batch": B,
+                     "ms_1_thread": 1e3 * ts[1], "ms_2_threads": 1e3 * ts[2],
+                     "speedup_2_over_1": ts[1] / ts[2]})
+    torch.set_num_threads(before)
+    return rows
+
+
+def plot(thr, lit, scal, fl):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 2, figsize=(12, 9))
+    a = ax[0, 0]
+    labels = sorted({(r["length"], r["hidden"], r["batch"]) for r in thr})
+    width = 0.2
+    for i, name in enumerate(MODELS):
+        ys = [next(r["tokens_per_s"] for r in thr if r["model"] == name
+                   and (r["length"], r["hidden"], r["batch"]) == lab) for lab in labels]
+        a.bar([j + i * width for j in range(len(labels))], ys, width, label=name)
+    a.set_xticks([j + 1.5 * width for j in range(len(labels))],
+                 [f"L{l} H{h} B{b}" for l, h, b in labels], fontsize=8)
+    a.set_yscale("log")
+    a.set_ylabel("tokens / s (training step)")
+    a.set_title("Training-step throughput")
+    a.legend()
+    a = ax[0, 1]
+    for name in MODELS:
+        pts = [(r["length"], r["ms"]) for r in scal if r["model"] == name]
+        a.loglog(*zip(*pts), "o-", label=name)
+    a.set_xlabel("length")
+    a.set_ylabel("forward+backward ms")
+    a.set_title("Scaling with length")
+    a.legend()
+    a = ax[1, 0]
+    xs = [f"{r['model']}\nL{r['length']} H{r['hidden']}" for r in fl]
+    a.bar(range(len(fl)), [r["achieved_gflops"] for r in fl], label="achieved")
+    a.plot(range(len(fl)), [r["matmul_gflops"] for r in fl], "k_", ms=20, mew=2,
+           label="torch.matmul, same shapes")
+    a.set_xticks(range(len(fl)), xs, fontsize=7)
+    a.set_ylabel("GFLOP/s")
+    a.set_title("Achieved vs matmul rate")
+    a.legend()
+    a = ax[1, 1]
+    xs = [f"{r['model']} H{r['hidden']}\n{r['task']} L{r['steps_per_seq']}" for r in lit]
+    a.bar(range(len(lit)), [r["ratio"] for r in lit])
+    a.axhline(0.95, color="k", ls="--", label="goal 0.95")
+    a.set_xticks(range(len(lit)), xs, fontsize=8)
+    a.set_ylim(0, 1.1)
+    a.set_ylabel("t_bare / t_lightning")
+    a.set_title("Lightning vs bare loop")
+    a.legend()
+    fig.suptitle(f"lrd bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+                 f"{platform.processor() or platform.machine()}")
+    fig.tight_layout()
+    fig.savefig(OUT / "bench.png", dpi=110)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--quick", action="store_true", help="fewer repeats and points (a smoke run)")
+    p.add_argument("--only", default="", help="comma-separated sections to run")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    q = args.quick
+    rep = 3 if q else 7
+    only = set(args.only.split(",")) if args.only else None
+    t_start = time.perf_counter()
+    print(f"lrd bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+
+    def want(s):
+        return only is None or s in only
+
+    thr = lit = scal = fl = None
+    if want("throughput"):
+        pts = [(50, 64, 64), (200, 64, 64)] if q else \
+            [(50, 64, 64), (200, 64, 64), (200, 128, 32), (1000, 64, 16)]
+        thr = throughput(pts, rep)
+        write_csv("throughput.csv", thr)
+        table("Training-step throughput (sample+forward+loss+backward+clip+Adam)", thr,
+              ["model", "length", "hidden", "batch", "ms_per_step", "tokens_per_s"],
+              {"tokens_per_s": ",.0f", "ms_per_step": ".2f"})
+    if want("lightning"):
+        # (model, task, length, hidden, batch, steps per round); longer steps, fewer of them
+        pts = [("lstm", "copy", 30, 64, 64, 25)] if q else [
+            ("rnn", "copy", 30, 64, 64, 45), ("lstm", "copy", 30, 64, 64, 45),
+            ("gru", "prefix_sum", 100, 64, 64, 25), ("lstm", "adding", 200, 128, 64, 17),
+            ("attention", "copy", 30, 64, 64, 20)]
+        lit = lightning(pts, 3 if q else 7)
+        write_csv("lightning.csv", lit)
+        table("lrd Lightning step vs bare PyTorch loop (same work; ratio = t_bare/t_lightning)",
+              lit, ["model", "task", "steps_per_seq", "hidden", "batch", "lightning_ms",
+                    "bare_ms", "overhead_ms", "ratio"],
+              {"lightning_ms": ".2f", "bare_ms": ".2f", "overhead_ms": ".2f", "ratio": ".3f"})
+    if want("fast_path"):
+        fp = fastpath([(64, 50), (128, 200)], rep, 64)
+        write_csv("fast_path.csv", fp)
+        table("Fast path (fused kernel) vs explicit path, forward+backward ms, B=64", fp,
+              ["model", "hidden", "length", "fast_ms", "explicit_ms", "cell_loop_ms",
+               "proj_loop_ms", "explicit_over_fast"],
+              {k: ".2f" for k in ("fast_ms", "explicit_ms", "cell_loop_ms", "proj_loop_ms",
+                                  "explicit_over_fast")})
+    if want("scaling"):
+        lengths = [10, 30, 100, 300, 1000] if q else [10, 30, 100, 300, 1000, 3000]
+        scal, fits = scaling(lengths, 64, 8, 3 if q else 5, 3000)
+        write_csv("scaling.csv", scal)
+        write_csv("scaling_fit.csv", fits)
+        table("Scaling with length (forward+backward, H=64, B=8)", scal,
+              ["model", "length", "ms", "us_per_step"], {"ms": ".2f", "us_per_step": ".1f"})
+        table("Fitted exponents: time ~ length^k (log-log least squares)", fits,
+              ["model", "lengths", "exponent_all", "exponent_L>=300", "flop_exponent_L>=300",
+               "asymptotic"],
+              {"exponent_all": ".2f", "exponent_L>=300": ".2f", "flop_exponent_L>=300": ".2f"})
+    if want("flops"):
+        pts = [(100, 64, 64)] if q else [(100, 64, 64), (100, 256, 64), (300, 128, 128)]
+        fl = flops_section(pts, rep)
+        write_csv("flops.csv", fl)
+        peak = peak_matmul_rate(rep)
+        table(f"Achieved GFLOP/s vs torch.matmul at the same shapes (forward+backward; "
+              f"a 1024^3 matmul reaches {peak / 1e9:.1f} GFLOP/s here)", fl,
+              ["model", "length", "hidden", "batch", "achieved_gflops", "matmul_gflops",
+               "fraction"], {"achieved_gflops": ".1f", "matmul_gflops": ".1f",
+                             "fraction": ".2f"})
+    if want("memory"):
+        pts = [(m, L, 64, 32) for m in MODELS for L in ((100,) if q else (100, 1000))]
+        mem = memory(pts)
+        write_csv("memory.csv", mem)
+        table("Peak memory of training steps (VmHWM growth in a fresh subprocess, MiB)", mem,
+              ["model", "length", "hidden", "batch", "peak_mib", "method"],
+              {"peak_mib": ".1f"})
+    if want("threads"):
+        th = threads_section((200, 64, 64), rep)
+        write_csv("threads.csv", th)
+        table("1 vs 2 torch threads (forward+backward, L=200 H=64 B=64, alternating)", th,
+              ["model", "ms_1_thread", "ms_2_threads", "speedup_2_over_1"],
+              {"ms_1_thread": ".2f", "ms_2_threads": ".2f", "speedup_2_over_1": ".2f"})
+    if thr and lit and scal and fl:
+        plot(thr, lit, scal, fl)
+        print(f"\nplot: {OUT / 'bench.png'}")
+    print(f"\nCSVs in {OUT}; total {time.perf_counter() - t_start:.0f} s, "
+          f"load average now {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""lrd's Lightning training step against a bare PyTorch loop doing the same work, same process.
+
+Lightning path: exactly what ``lrd/train.py`` builds: a ``pl.Trainer`` (same arguments: CSVLogger,
+``log_every_n_steps=1``, no checkpointing, no model summary, deterministic, 32-true) fitting
+``LitRun`` with ``TaskData``. Validation is disabled (``val_check_interval`` beyond the run) and
+the progress bar is off (its cost is measured separately with ``--progress-bar``).
+
+Bare loop: the same model (a copy with the same initial weights), the same optimiser
+(``LitRun.configure_optimizers``, so the same kernels), the same batch size and task, one batch
+drawn fresh from the same train generator each step, then forward, ``task.loss``, backward,
+``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd steps one), under the same
+torch determinism settings the Lightning fit ran under (``deterministic=True`` and LitRun's
+``fill_uninitialized_memory=False``).
+
+Timing: rounds alternate Lightning, bare, Lightning, bare, ...; each round runs ``steps`` steps
+and is timed from the start of step ``warmup`` to the end of the last step (a Lightning callback
+records the clock at batch start/end, so Trainer construction and fit set-up are excluded; the
+batch fetch, every hook, logging and the CSV writes in between are included). The figure per
+path is the median over rounds of the mean time per step; ratio = bare / Lightning throughput
+ratio, i.e. t_bare / t_lightning (1.0 = no overhead).
+
+Run alone: ``.venv/bin/python benchmarks/lightning_vs_bare.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import statistics
+import tempfile
+import time
+import warnings
+
+import torch
+
+import lrd.models
+import lrd.tasks
+from lrd import data, regimes
+from lrd.config import Optim
+
+
+class Clock:
+    """A Lightning callback: the clock at the start of step ``warmup`` and the end of each step."""
+
+    def __init__(self, warmup: int):
+        import pytorch_lightning as pl
+
+        clock = self
+
+        class _CB(pl.Callback):
+            def on_train_start(self, trainer, module):
+                clock.settings = (torch.are_deterministic_algorithms_enabled(),
+                                  torch.utils.deterministic.fill_uninitialized_memory)
+
+            def on_train_batch_start(self, trainer, module, batch, batch_idx):
+                if batch_idx == clock.warmup:
+                    clock.t0 = time.perf_counter()
+
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+                clock.t1 = time.perf_counter()
+                clock.n = batch_idx + 1
+
+        self.warmup, self.callback = warmup, _CB()
+        self.t0 = self.t1 = None
+        self.n = 0
+
+    def per_step(self) -> float:
+        return (self.t1 - self.t0) / (self.n - self.warmup)
+
+
+SETTINGS = {}   # torch's determinism settings during the last Lightning fit, for the bare loop
+
+
+def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_dir,
+                    progress_bar=False, log_every=1, lit_cls=None):
+    """One ``trainer.fit`` of ``steps`` steps as lrd/train.py builds it; seconds per step.
+    ``lit_cls``: a LightningModule class to use instead of ``LitRun`` (for before/after)."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import CSVLogger
+
+    from lrd.module import LitRun, TaskData
+
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    regime = regimes.make("full")
+    dm = TaskData(task, length, batch, seed, val_size=8)
+    lit = (lit_cls or LitRun)(task, model, regime, optim, length, steps, early_stop=True)
+    clock = Clock(warmup)
+    trainer = pl.Trainer(
+        max_steps=steps, accelerator="cpu", devices=1, precision="32-true",
+        deterministic=True, logger=[CSVLogger(out_dir, name="", version="")],
+        val_check_interval=10 * steps, check_val_every_n_epoch=None,
+        num_sanity_val_steps=0, log_every_n_steps=log_every, enable_checkpointing=False,
+        enable_model_summary=False, enable_progress_bar=progress_bar,
+        default_root_dir=out_dir, callbacks=[clock.callback], limit_val_batches=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*IterableDataset.*__len__.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        warnings.filterwarnings("ignore", ".*limit_val_batches.*")
+        trainer.fit(lit, datamodule=dm)
+    SETTINGS["deterministic"], SETTINGS["fill"] = clock.settings
+    return clock.per_step()
+
+
+def bare_round(task, model, length, batch, steps, warmup, seed, optim):
+    """The same work in a plain loop; seconds per step."""
+    from lrd.module import LitRun
+
+    lit = LitRun(task, model, regimes.make("full"), optim, length, steps)
+    conf = lit.configure_optimizers()      # the very optimiser (and schedule) lrd uses
+    if isinstance(conf, dict):
+        opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    else:
+        opt, sched = conf, None
+    clip = optim.grad_clip if optim.grad_clip is not None else float("inf")
+    gen = data.generator(seed, "train")
+    params = list(model.parameters())
+    model.train()
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.utils.deterministic.fill_uninitialized_memory)
+    if SETTINGS:   # the very settings the Lightning fit ran under (deterministic=True, ...)
+        torch.use_deterministic_algorithms(SETTINGS["deterministic"])
+        torch.utils.deterministic.fill_uninitialized_memory = SETTINGS["fill"]
+    t0 = None
+    for i in range(steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        b = task.sample(batch, length, gen)
+        loss = task.loss(model(b.inputs), b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        if sched is not None:
+            sched.step()
+    elapsed = (time.perf_counter() - t0) / (steps - warmup)
+    torch.use_deterministic_algorithms(saved[0])
+    torch.utils.deterministic.fill_uninitialized_memory = saved[1]
+    return elapsed
+
+
+def compare(model_name="lstm", task_name="copy", length=30, hidden=64, batch=64, steps=60,
+            warmup=10, rounds=5, seed=0, progress_bar=False, optim=None, verbose=False,
+            log_every=1):
+    """Alternating rounds; returns a dict with both medians and the ratio."""
+    task = lrd.tasks.make(task_name)
+    torch.manual_seed(seed)
+    base = lrd.models.make(model_name, task, hidden_size=hidden)
+    optim = optim or Optim()
+    lt, bt = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            lt.append(lightning_round(task, copy.deepcopy(base), length, batch, steps, warmup,
+                                      seed, optim, f"{tmp}/{r}", progress_bar, log_every))
+            bt.append(bare_round(task, copy.deepcopy(base), length, batch, steps, warmup,
+                                 seed, optim))
+            if verbose:
+                print(f"  round {r}: lightning {1e3 * lt[-1]:.3f} ms  bare {1e3 * bt[-1]:.3f} ms")
+    L, Bm = statistics.median(lt), statistics.median(bt)
+    # per-round ratios, adjacent pairs: robust to drifting machine load
+    ratios = [b / l for l, b in zip(lt, bt)]
+    return {"model": model_name, "task": task_name, "length": length,
+            "steps_per_seq": task.sequence_length(length), "hidden": hidden, "batch": batch,
+            "lightning_ms": 1e3 * L, "bare_ms": 1e3 * Bm, "ratio": statistics.median(ratios),
+            "overhead_ms": 1e3 * (L - Bm), "log_every": log_every, "rounds": rounds,
+            "steps": steps - warmup}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model", default="lstm")
+    p.add_argument("--task", default="copy")
+    p.add_argument("--length", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--progress-bar", action="store_true")
+    p.add_argument("--log-every", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    r = compare(args.model, args.task, args.length, args.hidden, args.batch, args.steps,
+                rounds=args.rounds, progress_bar=args.progress_bar, verbose=True,
+                log_every=args.log_every)
+    print(r)
+
+
+if __name__ == "__main__":
+    main()

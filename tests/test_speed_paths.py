@@ -1,0 +1,194 @@
+"""The speed changes keep behaviour: direct logging writes what self.log wrote, metrics reuse the
+loss, the optimiser choice, and the benchmark helpers (no timing is asserted anywhere)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import lrd.models
+import lrd.tasks
+from lrd import data, regimes
+from lrd.config import Optim
+from lrd.module import LitRun, fused_optimizer
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+class SelfLogLitRun(LitRun):
+    """The reference: LitRun's training logging as it was, through Lightning's self.log."""
+
+    def training_step(self, batch, batch_idx):
+        outputs = self.regime.train_outputs(self.model, self.task, batch)
+        loss = self.task.loss(outputs, batch)
+        if not torch.isfinite(loss):
+            self.diverged = True
+            self.trainer.should_stop = True
+            return None
+        metrics = self.task.metrics(outputs, batch)
+        logged = {f"train/{k}": v for k, v in metrics.items()}
+        logged["train/loss_ratio"] = loss.detach() / self._baseline(batch)
+        logged["train/length"] = float(self.trainer.datamodule.length)
+        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+        return loss
+
+    def on_before_optimizer_step(self, optimizer):
+        clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
+        self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        pass
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+@pytest.mark.parametrize("parts", [("task/copy.yaml", "model/lstm.yaml"),
+                                   ("task/adding.yaml", "model/gru.yaml")])
+def test_direct_logging_writes_what_self_log_wrote(run_tiny, monkeypatch, every, parts):
+    """metrics.csv byte for byte: same rows, steps, epoch column, values, validation rows."""
+    over = ["train.max_steps=7", "train.val_every=3", f"log.every={every}", "task.length=6"]
+    new = run_tiny(*parts, overrides=over)
+    monkeypatch.setattr("lrd.module.LitRun", SelfLogLitRun)
+    ref = run_tiny(*parts, overrides=over + ["log.out=" + str(Path(new["run_dir"]).parent
+                                                              .parent / "ref")])
+    text = (Path(new["run_dir"]) / "metrics.csv").read_text()
+    assert text == (Path(ref["run_dir"]) / "metrics.csv").read_text()
+    assert "train/grad_norm" in text.splitlines()[0]
+    assert new["metrics"]["test"] == ref["metrics"]["test"]
+
+
+def test_plain_attributes_bypass_the_module_registries_only():
+    task = lrd.tasks.make("adding")
+    lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
+                 Optim(), 6, 10)
+    assert lit.train_metrics == {} and lit._pending == {}
+    lit._pending = {"train/loss": torch.tensor(0.5)}
+    lit._current_fx_name = "training_step"
+    assert lit._pending["train/loss"].item() == 0.5 and lit._current_fx_name == "training_step"
+    assert not any("_pending" in n for n, _ in lit.named_buffers())
+    lit.extra = torch.nn.Linear(2, 2)         # anything else still registers as usual
+    assert "extra" in lit._modules and any(n.startswith("extra.") for n, _ in
+                                           lit.named_parameters())
+
+
+@pytest.mark.parametrize("name", lrd.tasks.available())
+def test_metrics_with_the_loss_given_equal_metrics_recomputed(name):
+    task = lrd.tasks.make(name)
+    b = task.sample(6, 5, torch.Generator().manual_seed(0))
+    out = torch.randn(6, task.sequence_length(5), task.output_size)
+    loss = task.loss(out, b)
+    a, c = task.metrics(out, b), task.metrics(out, b, loss)
+    assert a.keys() == c.keys()
+    for k in a:
+        assert torch.equal(a[k], c[k]), k
+
+
+def test_accuracy_counts_only_metric_mask_positions():
+    task = lrd.tasks.make("copy", n_copy=2)
+    b = task.sample(3, 2, torch.Generator().manual_seed(1))
+    out = torch.nn.functional.one_hot(b.targets, task.output_size).float()
+    out[0, -1] = out[0, -1].roll(1, 0)          # one scored token wrong
+    out[1, 0] = out[1, 0].roll(1, 0)           # an unscored token wrong: no effect on accuracy
+    m = task.metrics(out, b)
+    assert m["accuracy"].item() == pytest.approx(5 / 6)
+    assert m["sequence_accuracy"].item() == pytest.approx(2 / 3)
+
+
+def test_fused_optimizer_on_cpu_floats_only():
+    assert fused_optimizer([torch.zeros(2, requires_grad=True)]) is True
+    assert fused_optimizer([torch.zeros(2, dtype=torch.float64)]) is True
+    assert fused_optimizer([]) is None
+    assert fused_optimizer([torch.zeros(2, device="meta")]) is None
+
+
+@pytest.mark.parametrize("schedule,warmup,has_scheduler", [
+    ("constant", 0, False), ("constant", 5, True), ("cosine", 0, True), ("linear", 0, True)])
+def test_scheduler_only_when_the_lr_changes(schedule, warmup, has_scheduler):
+    task = lrd.tasks.make("adding")
+    lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
+                 Optim(schedule=schedule, warmup_steps=warmup), 6, 10)
+    conf = lit.configure_optimizers()
+    opt = conf["optimizer"] if isinstance(conf, dict) else conf
+    assert isinstance(conf, dict) == has_scheduler
+    assert opt.defaults["fused"] is True
+
+
+def test_fused_adam_matches_the_default_loop():
+    task = lrd.tasks.make("copy")
+    torch.manual_seed(0)
+    a = lrd.models.make("lstm", task, hidden_size=8)
+    b = lrd.models.make("lstm", task, hidden_size=8)
+    b.load_state_dict(a.state_dict())
+    oa = torch.optim.Adam(a.parameters(), lr=1e-2)
+    ob = torch.optim.Adam(b.parameters(), lr=1e-2, fused=fused_optimizer(b.parameters()))
+    x = torch.randn(4, 7, task.input_size)
+    for _ in range(10):
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad()
+            m(x).square().mean().backward()
+            o.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+# -- benchmark helpers ----------------------------------------------------------------------
+def test_fit_exponent_recovers_power_laws():
+    import bench
+    ls = [10, 30, 100, 300, 1000]
+    assert bench.fit_exponent(ls, [3e-4 * x for x in ls]) == pytest.approx(1.0)
+    assert bench.fit_exponent(ls, [2e-6 * x ** 2 for x in ls]) == pytest.approx(2.0)
+
+
+def test_flop_counts():
+    import bench
+    B, L, H, I, O = 4, 10, 8, 3, 3
+    lstm = bench.flops("lstm", H, B, L, I, O)
+    assert lstm == 3 * L * (2 * B * 4 * H * (I + H) + 2 * B * H * O)
+    assert bench.flops("rnn", H, B, L, I, O) < bench.flops("gru", H, B, L, I, O) < lstm
+    # attention: quadratic term present
+    a1, a2 = bench.flops("attention", H, B, L, I, O), bench.flops("attention", H, B, 2 * L, I, O)
+    assert a2 > 2 * a1
+
+
+def test_memory_script_reports_a_json_point():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "gru", "5",
+                          "8", "2", "--steps", "1"], capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (r["model"], r["length"], r["hidden"], r["batch"]) == ("gru", 5, 8, 2)
+    assert r["peak_mib"] >= 0 and r["method"] in ("VmHWM-reset", "ru_maxrss")
+
+
+def test_lightning_vs_bare_runs_both_paths_the_same_steps(tmp_path):
+    import lightning_vs_bare as lvb
+    r = lvb.compare("rnn", "adding", 4, 4, 2, steps=6, warmup=2, rounds=1)
+    assert r["lightning_ms"] > 0 and r["bare_ms"] > 0 and r["ratio"] > 0
+    assert r["steps"] == 4 and r["steps_per_seq"] == 4
+    # the bare loop trains: same optimiser as LitRun, so the weights move
+    task = lrd.tasks.make("adding")
+    torch.manual_seed(0)
+    m = lrd.models.make("rnn", task, hidden_size=4)
+    before = [p.clone() for p in m.parameters()]
+    lvb.bare_round(task, m, 4, 2, 3, 1, 0, Optim())
+    assert any(not torch.equal(p, q) for p, q in zip(before, m.parameters()))
+    assert data.stream_seed(0, "train") == 0
+
+
+def test_fit_runs_without_nan_filling_and_restores_it(run_tiny, monkeypatch):
+    import torch.utils.deterministic as det
+    seen = []
+    orig = LitRun.training_step
+
+    def spy(self, batch, batch_idx):
+        seen.append((torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory))
+        return orig(self, batch, batch_idx)
+    monkeypatch.setattr(LitRun, "training_step", spy)
+    before = det.fill_uninitialized_memory
+    run_tiny("task/copy.yaml", "model/lstm.yaml", overrides=["task.length=3"])
+    assert seen and all(s == (True, False) for s in seen)
+    assert det.fill_uninitialized_memory == before
