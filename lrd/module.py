@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import WandbLogger
 import torch
 
 from lrd import data
@@ -32,14 +33,19 @@ from lrd.tasks import Batch, Task
 
 
 class FreshBatches(torch.utils.data.IterableDataset):
-    """An endless stream of new batches from one generator, at ``source.length`` each time."""
+    """An endless stream of new batches from one generator, at ``source.length`` each time.
+
+    The generator lives on the training device, so on a GPU batches are sampled there with no
+    copy (the CPU and CUDA generators give different streams for the same seed)."""
 
     def __init__(self, source: "TaskData"):
         self.source = source
 
     def __iter__(self):
         s = self.source
-        gen = data.generator(s.seed, "train")
+        trainer = getattr(s, "trainer", None)
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        gen = data.generator(s.seed, "train", device)
         while True:
             yield s.task.sample(s.batch_size, s.length, gen)
 
@@ -91,11 +97,12 @@ class LitRun(pl.LightningModule):
 
     def __init__(self, task: Task, model: torch.nn.Module, regime: Regime, optim: Optim,
                  target_length: int, max_steps: int, early_stop: bool = True,
-                 solve_patience: int = 1):
+                 solve_patience: int = 1, wandb_every: int = 1):
         super().__init__()
         self.task, self.model, self.regime, self.optim = task, model, regime, optim
         self.target_length, self.max_steps, self.early_stop = target_length, max_steps, early_stop
         self.solve_patience = solve_patience
+        self.wandb_every = wandb_every
         self.streak = 0                            # consecutive solved validations
         self.diverged = False
         self.solved = False
@@ -188,6 +195,8 @@ class LitRun(pl.LightningModule):
         step = self.global_step - 1
         row = {**scalars, "epoch": self.current_epoch}
         for logger in self.loggers:
+            if isinstance(logger, WandbLogger) and (step + 1) % self.wandb_every:
+                continue  # W&B gets every wandb_every-th step; metrics.csv every step
             logger.log_metrics(row, step=step)
 
     def configure_optimizers(self):

@@ -86,7 +86,7 @@ def train(cfg: RunConfig) -> dict:
         dm = TaskData(task, regime.start_length(length), cfg.train.batch_size, cfg.seed,
                       cfg.train.val_size)
         lit = LitRun(task, model, regime, cfg.optim, length, cfg.train.max_steps,
-                     cfg.train.early_stop, cfg.train.solve_patience)
+                     cfg.train.early_stop, cfg.train.solve_patience, cfg.log.wandb_every)
         loggers = [CSVLogger(staging, name="", version="")]
         if cfg.log.wandb:
             loggers.append(_wandb_logger(cfg, resolved, run_id))
