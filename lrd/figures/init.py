@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, fmt, per_length, study
+from lrd.figures.data import Made, Skipped, fmt, per_length, solved_grid, study
 
 NAME = "init"
 TITLE = "Initialisation"
@@ -31,12 +31,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                              sharey=True)
     findings = []
     for ax, model in zip(axes.flat, models):
-        frac = np.full((len(inits), len(lengths)), np.nan)
-        text = [[""] * len(lengths) for _ in inits]
-        for _, r in stats[stats["model"] == model].iterrows():
-            i, j = inits.index(r["init"]), lengths.index(int(r["length"]))
-            frac[i, j] = r["solved"] / r["seeds"]
-            text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{_mse(r['mean'])}"
+        frac, text = solved_grid(stats[stats["model"] == model], "init", inits, lengths, _mse)
         im = style.heatmap(ax, frac, text, inits, lengths)
         ax.set_title(style.model_label(model), color=style.model_color(model))
         ax.set_xlabel("sequence length T")

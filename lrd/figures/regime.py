@@ -18,7 +18,8 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, baseline, fmt, metric, per_length, study, task
+from lrd.figures.data import (Made, Skipped, baseline, fmt, metric, per_length, solved_grid,
+                              study, task)
 
 REGIME, REGIME_SWEEP = "regime", "regime_copy"
 GEN, GEN_SWEEP = "generalisation", "prefix_sum_study"
@@ -41,13 +42,8 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
                              sharey=True)
     findings = []
     for ax, model in zip(axes.flat, models):
-        frac = np.full((len(regimes), len(lengths)), np.nan)
-        text = [[""] * len(lengths) for _ in regimes]
         s = stats[stats["model"] == model]
-        for _, r in s.iterrows():
-            i, j = regimes.index(r["regime"]), lengths.index(int(r["length"]))
-            frac[i, j] = r["solved"] / r["seeds"]
-            text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{r['mean']:.3f}"
+        frac, text = solved_grid(s, "regime", regimes, lengths, lambda v: f"{v:.3f}")
         im = style.heatmap(ax, frac, text, [style.REGIME_LABELS.get(r, r) for r in regimes],
                            lengths)
         ax.set_title(f"{style.model_label(model)} on {style.TASK_LABELS.get(name, name).lower()}",
