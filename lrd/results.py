@@ -4,6 +4,9 @@
   final test metrics (``test.accuracy``, ...), metrics at extra lengths (``length.5000.accuracy``),
   ``solved``, ``diverged``, ``status`` and ``steps``. Timing and machine columns go to
   ``timing.csv`` instead, so that ``runs.csv`` is identical when the same runs are repeated.
+- ``curves.csv``: every run's training curve, thinned: train metrics averaged over bins of
+  ``CURVE_BIN`` steps (stamped with the bin's last step), plus every validation and analysis
+  row as logged. The per-step ``metrics.csv`` files stay out of git; figures read this.
 - ``horizon.csv``: the memory horizon. For each (task, model, init, regime), the largest training
   length solved in at least half of its seeds, with the number of seeds. "Solved" is each task's
   own criterion on the fixed test set (``Task.solved``: accuracy >= 0.99, or MSE < 0.01 for
@@ -22,6 +25,7 @@ import pandas as pd
 from lrd import record
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
+CURVE_BIN = 50
 TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_threads",
           "env.git_commit", "env.torch", "env.lightning"]
 
@@ -60,6 +64,32 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def curves(runs_dir="results/runs") -> pd.DataFrame:
+    """Thinned training curves of every complete run, one table (see module docstring)."""
+    parts = []
+    for path in sorted(Path(runs_dir).glob("*/record.json")):
+        log = path.parent / "metrics.csv"
+        if record.read(path.parent) is None or not log.exists():
+            continue
+        df = pd.read_csv(log).drop(columns=["epoch"], errors="ignore")
+        if df.empty or "step" not in df:
+            continue
+        df = df.groupby("step", sort=True).first().reset_index()
+        train = [c for c in df.columns if c.startswith("train/")]
+        other = [c for c in df.columns if c != "step" and c not in train]
+        binned = (df.dropna(subset=train, how="all")
+                  .groupby(df["step"] // CURVE_BIN)
+                  .agg({"step": "max", **{c: "mean" for c in train}})
+                  .reset_index(drop=True))
+        events = df.loc[df[other].notna().any(axis=1), ["step", *other]] if other else None
+        part = pd.concat([binned, events]) if events is not None else binned
+        part = part.groupby("step", sort=True).first().reset_index()
+        part.insert(0, "run_id", path.parent.name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_id",
+                                                                                    "step"])
+
+
 def _scalar(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
@@ -88,11 +118,12 @@ def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:
     runs = collect(runs_dir)
     timing_cols = [c for c in TIMING if c in runs.columns]
     out = {"runs": dest / "runs.csv", "timing": dest / "timing.csv",
-           "horizon": dest / "horizon.csv"}
+           "horizon": dest / "horizon.csv", "curves": dest / "curves.csv"}
     table = runs.drop(columns=[c for c in timing_cols if c != "run_id"])
     _atomic_csv(table, out["runs"])
     _atomic_csv(runs[timing_cols] if timing_cols else pd.DataFrame(), out["timing"])
     _atomic_csv(horizon(runs), out["horizon"])
+    _atomic_csv(curves(runs_dir), out["curves"])
     return out
 
 

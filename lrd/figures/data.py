@@ -144,15 +144,22 @@ def run_dir(results_dir, run_id: str) -> Path:
 
 
 def metrics_csv(results_dir, run_id: str) -> pd.DataFrame | None:
-    """A run's per-step log, one row per step (rows of the same step merged), or None."""
-    path = run_dir(results_dir, run_id) / "metrics.csv"
-    if not path.exists():
+    """A run's training curve from ``results/curves.csv`` (thinned, one row per step), or None.
+
+    The per-step ``metrics.csv`` files are not committed; ``lrd results`` thins them into
+    curves.csv (train metrics averaged over 50-step bins, every validation/analysis row)."""
+    path = Path(results_dir) / "curves.csv"
+    table = _curves(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+    if table is None:
         return None
-    df = pd.read_csv(path)
-    if "step" not in df or df.empty:
-        return None
-    df = df.drop(columns=[c for c in ("epoch",) if c in df])
-    return df.groupby("step", sort=True).first().reset_index()
+    df = table[table["run_id"] == run_id].drop(columns=["run_id"])
+    df = df.dropna(axis=1, how="all")
+    return df.reset_index(drop=True) if len(df) else None
+
+
+@lru_cache(maxsize=4)
+def _curves(path: str, mtime: int) -> pd.DataFrame | None:
+    return pd.read_csv(path) if Path(path).exists() else None
 
 
 def analysis_npz(results_dir, run_id: str, label: str) -> dict | None:
