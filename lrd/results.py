@@ -36,8 +36,21 @@ def model_label(cfg: dict) -> str:
     return f"{name}-{cfg['model']['nonlinearity']}" if name == "rnn" else name
 
 
+def memberships(runs_dir) -> dict[str, list[str]]:
+    """run id -> the sweeps it belongs to, from the lists sweeps write (lrd/sweep.py)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted((Path(runs_dir) / "_sweeps").glob("*.txt")):
+        for rid in path.read_text().split():
+            out.setdefault(rid, []).append(path.stem)
+    return out
+
+
 def collect(runs_dir="results/runs") -> pd.DataFrame:
-    """Every complete record under ``runs_dir`` as one flat row each, sorted by run id."""
+    """Every complete record under ``runs_dir`` as one flat row each, sorted by run id.
+
+    ``sweeps`` lists every sweep the run belongs to (";"-separated): identical configs in two
+    sweeps run once, under the first sweep's ``group``, but count for both."""
+    member = memberships(runs_dir)
     rows = []
     for path in sorted(Path(runs_dir).glob("*/record.json")):
         rec = record.read(path.parent)
@@ -50,6 +63,7 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
                "model": model_label(cfg), "init": cfg["model"].get("init", "default"),
                "regime": cfg["regime"]["name"], "length": cfg["task"]["length"],
                "seed": cfg["seed"], "group": cfg["log"].get("group"),
+               "sweeps": ";".join(member.get(rec["run_id"], [])),
                "baseline_loss": rec.get("baseline_loss"), "error": rec.get("error")}
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "log"}, sep=".")
         row.update({f"config.{k}": _scalar(v) for k, v in flat.iloc[0].items()})

@@ -270,6 +270,20 @@ def _run_job(job: Job, out: str, threads: int) -> tuple[str, str, str | None]:
     return job.run_id, rec["status"], None
 
 
+MEMBERS = "_sweeps"
+
+
+def write_members(out: Path, name: str, run_ids: list[str]) -> Path:
+    """``<out>/_sweeps/<name>.txt``: the run ids of the sweep, one a line. A run whose config
+    two sweeps share runs once (same id) but belongs to both; results.py reads these lists."""
+    path = Path(out) / MEMBERS / f"{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text("".join(f"{rid}\n" for rid in sorted(run_ids)))
+    tmp.replace(path)
+    return path
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count() or 1)
@@ -302,6 +316,7 @@ def run(path, workers: int | None = None, profile: str | None = None,
     jobs = plan(sweep, out)
     out_dir = Path(out or cfglib.Log().out)
     clean_staging(out_dir)
+    write_members(out_dir, sweep.name, [j.run_id for j in jobs])
 
     def pending(job: Job) -> bool:
         rec = record.read(out_dir / job.run_id)

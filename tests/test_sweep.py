@@ -217,3 +217,15 @@ def test_same_sweep_twice_from_scratch_gives_identical_tables(tmp_path):
     for key in ("runs", "horizon"):
         assert tables[0][key].read_bytes() == tables[1][key].read_bytes(), key
     assert tables[0]["timing"].read_bytes() != tables[1]["timing"].read_bytes()
+
+
+def test_a_run_shared_by_two_sweeps_runs_once_and_counts_for_both(tmp_path):
+    a = write_sweep(tmp_path, {"task.length": {"values": [4, 6]}}, name="first")
+    b = write_sweep(tmp_path, {"task.length": {"values": [6, 8]}}, name="second")
+    out = tmp_path / "runs"
+    assert sweep.run(a, workers=1, out=str(out), progress=False)["complete"] == 2
+    counts = sweep.run(b, workers=1, out=str(out), progress=False)
+    assert counts["complete"] == 1 and counts["skipped"] == 1
+    runs = results.collect(out).set_index("length")
+    assert runs.loc[6, "group"] == "first" and runs.loc[6, "sweeps"] == "first;second"
+    assert runs.loc[4, "sweeps"] == "first" and runs.loc[8, "sweeps"] == "second"

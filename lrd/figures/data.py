@@ -56,7 +56,10 @@ def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     """The completed or diverged runs of one sweep (failed runs have no metrics)."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    sel = runs[(runs["group"] == group) & (runs["status"] != "failed")]
+    member = runs["group"] == group
+    if "sweeps" in runs:  # a run shared by two sweeps ran once, under the first one's group
+        member |= runs["sweeps"].fillna("").str.split(";").apply(lambda s: group in s)
+    sel = runs[member & (runs["status"] != "failed")]
     return sel.reset_index(drop=True)
 
 
