@@ -171,7 +171,8 @@ RULES = """\
 
 - **Source.** Every figure, table and number here is computed by `lrd figures` from `results/`
   alone: `results/runs.csv` (built by `lrd results` from the run records), and per run
-  `results/runs/<run_id>/record.json`, `metrics.csv` and, where present, `analysis_*.npz`.
+  `results/runs/<run_id>/record.json`, the thinned training curves `results/curves.csv` (50-step
+  means of the per-step logs, which stay out of git) and, where present, `analysis_*.npz`.
   Nothing comes from the W&B API and nothing is edited by hand.
 - **Which model is evaluated.** The final model of each run (not the best checkpoint), on the
   run's fixed test set (its own seeded generator stream, never used in training), at the training

@@ -3,8 +3,9 @@
 From the ``horizon_<task>`` sweeps, one panel per task, at the middle training length of the
 sweep (the upper middle for an even count), and for each model its best seed there (by the
 task's own metric on the test set). The curve is ``train/loss_ratio`` from the run's
-``metrics.csv`` (train/loss over the baseline loss at the current training length), smoothed
-by a centred running mean over 2 % of the steps (raw values faint behind). 1 is the baseline.
+``results/curves.csv`` (train/loss over the baseline loss at the current training length, as
+50-step means), smoothed by a centred running mean over 2 % of the steps (the 50-step means
+faint behind). 1 is the baseline.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         if curves:
             panels.append((name, int(curves[0][0]["length"]), curves))
     if not panels:
-        return Skipped(NAME, TITLE, "no metrics.csv with train/loss for any horizon_<task> run",
+        return Skipped(NAME, TITLE, "no curves.csv rows with train/loss for any horizon_<task> run",
                        ["horizon_copy"])
     n = len(panels)
     ncols = min(n, 4)
@@ -105,6 +106,6 @@ def make(runs, results_dir: Path, out_dir: Path):
     caption = ("Training loss divided by the memoryless baseline loss over training steps "
                "(log axis; below 1 means the model uses its memory), one panel per task at the "
                "middle training length of its horizon sweep, for the best seed of each model "
-               "there. Bold: running mean over 2 % of the steps; faint: every step; a star "
+               "there. Bold: running mean over 2 % of the steps; faint: 50-step means; a star "
                "marks a run that met the solved criterion.")
     return Made(NAME, TITLE, caption, [f"horizon_{p[0]}" for p in panels], files, findings)

@@ -1,6 +1,6 @@
 """What the figures read, from ``results/`` alone: ``runs.csv`` (or, if it is missing, the
 records under ``results/runs/`` aggregated the same way by ``lrd.results.collect``), and per
-run ``results/runs/<run_id>/metrics.csv`` and ``analysis_{init,end}.npz``.
+run ``results/curves.csv`` (thinned training curves) and ``analysis_{init,end}.npz``.
 
 A study is the set of runs of one sweep: the runs whose ``group`` (the sweep's ``log.group``,
 set by every file under ``configs/sweeps/``) is the sweep's name.
