@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from lrd.errors import ConfigError
 
@@ -56,8 +57,10 @@ def cmd_sweep(args) -> None:
     counts = sweep.run(args.file, args.workers, args.profile, args.out, args.retry_failed)
     for line in counts.pop("errors"):
         print(f"  failed: {line}", file=sys.stderr)
-    print("sweep: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    paths = results.write(args.out or "results/runs", args.results)
+    out = Path(counts.pop("out"))
+    print("sweep: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" (runs in {out})")
+    dest = args.results or ("results" if out == Path("results/runs") else out.parent)
+    paths = results.write(out, dest)
     print(f"results: {paths['runs']}, {paths['horizon']}")
 
 
@@ -111,8 +114,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU core)")
     s.add_argument("--profile", help="smoke, cpu or paper (default: the one the file names)")
-    s.add_argument("--out", default=None, help="run folder (default: results/runs)")
-    s.add_argument("--results", default="results", help="where the tables go (default: results)")
+    s.add_argument("--out", default=None, help="run folder (default: the profile's log.out, "
+                   "else results/runs; smoke runs go to .lrd/smoke/runs)")
+    s.add_argument("--results", default=None,
+                   help="where the tables go (default: results, or beside a non-default --out)")
     s.add_argument("--retry-failed", action="store_true", help="rerun runs recorded as failed")
     s.add_argument("--export", metavar="FILE",
                    help="write the profile-resolved sweep file for `wandb sweep` and exit")

@@ -273,6 +273,13 @@ def _run_job(job: Job, out: str, threads: int) -> tuple[str, str, str | None]:
 MEMBERS = "_sweeps"
 
 
+def run_folder(profile: str) -> str:
+    """Where a profile's runs go when no --out is given: its ``log.out`` (the smoke profile keeps
+    its runs out of the committed results/), else the default ``results/runs``."""
+    config = cfglib.read_profile(profile).get("config") or {}
+    return (config.get("log") or {}).get("out") or cfglib.Log().out
+
+
 def write_members(out: Path, name: str, run_ids: list[str]) -> Path:
     """``<out>/_sweeps/<name>.txt``: the run ids of the sweep, one a line. A run whose config
     two sweeps share runs once (same id) but belongs to both; results.py reads these lists."""
@@ -314,7 +321,7 @@ def run(path, workers: int | None = None, profile: str | None = None,
 
     sweep = load(path, profile)
     jobs = plan(sweep, out)
-    out_dir = Path(out or cfglib.Log().out)
+    out_dir = Path(out or run_folder(sweep.profile))
     clean_staging(out_dir)
     write_members(out_dir, sweep.name, [j.run_id for j in jobs])
 
@@ -354,4 +361,5 @@ def run(path, workers: int | None = None, profile: str | None = None,
     bar.close()
     counts["total"] = len(jobs)
     counts["errors"] = errors
+    counts["out"] = str(out_dir)
     return counts
