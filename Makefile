@@ -19,7 +19,7 @@ export WANDB_SILENT ?= true
 export JSONARGPARSE_DEPRECATION_WARNINGS ?= off
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures clean-venv
+.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures bench clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \

@@ -14,6 +14,7 @@ from pathlib import Path
 from lrd.errors import ConfigError
 
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banners; `wandb sync` is in the README
 
 
 def cmd_tasks(args) -> None:
@@ -40,6 +41,9 @@ def cmd_train(args) -> None:
     from lrd import config
     from lrd.train import train
 
+    if not (args.config or args.overrides or args.profile):
+        raise ConfigError("lrd train needs --config FILE and/or key=value overrides, e.g. "
+                          "lrd train --config configs/experiments/adding_lstm.yaml")
     cfg = config.load(args.config, args.overrides, args.profile)
     rec = train(cfg)
     test = ", ".join(f"{k} {v:.4g}" for k, v in rec["metrics"]["test"].items())

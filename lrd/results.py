@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from lrd import record
+from lrd.errors import ConfigError
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
 CURVE_BIN = 50
@@ -126,7 +127,12 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:
-    """Write runs.csv, timing.csv and horizon.csv under ``dest``; return their paths."""
+    """Write runs.csv, timing.csv, horizon.csv and curves.csv under ``dest``; return their paths.
+
+    A run whose per-step log is not here (a fresh clone: metrics.csv stays out of git) keeps
+    its rows of the existing curves.csv, so aggregating again never loses committed curves."""
+    if not Path(runs_dir).is_dir():
+        raise ConfigError(f"no run folder at {runs_dir}")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     runs = collect(runs_dir)
@@ -137,8 +143,22 @@ def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:
     _atomic_csv(table, out["runs"])
     _atomic_csv(runs[timing_cols] if timing_cols else pd.DataFrame(), out["timing"])
     _atomic_csv(horizon(runs), out["horizon"])
-    _atomic_csv(curves(runs_dir), out["curves"])
+    _atomic_csv(_keep_old_curves(curves(runs_dir), out["curves"], set(runs.get("run_id", []))),
+                out["curves"])
     return out
+
+
+def _keep_old_curves(new: pd.DataFrame, path: Path, run_ids: set) -> pd.DataFrame:
+    if not path.exists():
+        return new
+    old = pd.read_csv(path)
+    if old.empty or "run_id" not in old:
+        return new
+    keep = old[old["run_id"].isin(run_ids - set(new["run_id"]))]
+    if keep.empty:
+        return new
+    merged = pd.concat([new, keep], ignore_index=True)
+    return merged.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:

@@ -329,10 +329,10 @@ def run(path, workers: int | None = None, profile: str | None = None,
         rec = record.read(out_dir / job.run_id)
         return rec is None or (retry_failed and rec.get("status") == "failed")
 
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
     todo = [j for j in jobs if pending(j)]
     workers = workers or default_workers()
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
     threads = max(1, default_workers() // workers)
     counts = {"complete": 0, "diverged": 0, "failed": 0, "skipped": len(jobs) - len(todo)}
     errors = []

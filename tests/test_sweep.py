@@ -229,3 +229,16 @@ def test_a_run_shared_by_two_sweeps_runs_once_and_counts_for_both(tmp_path):
     runs = results.collect(out).set_index("length")
     assert runs.loc[6, "group"] == "first" and runs.loc[6, "sweeps"] == "first;second"
     assert runs.loc[4, "sweeps"] == "first" and runs.loc[8, "sweeps"] == "second"
+
+
+def test_results_keep_committed_curves_when_step_logs_are_absent(tmp_path):
+    """metrics.csv stays out of git: aggregating on a fresh clone must not drop the curves."""
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 6]}})
+    out = tmp_path / "runs"
+    sweep.run(path, workers=1, out=str(out), progress=False)
+    first = results.write(out, tmp_path)["curves"].read_bytes()
+    for log in out.glob("*/metrics.csv"):
+        log.unlink()
+    assert results.write(out, tmp_path)["curves"].read_bytes() == first
+    with pytest.raises(ConfigError, match="no run folder"):
+        results.write(tmp_path / "missing", tmp_path)
