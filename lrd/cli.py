@@ -97,7 +97,9 @@ def cmd_figures(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lrd", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="lrd", description="lrd: a benchmark for long-range dependency in recurrent "
+        "networks. `lrd COMMAND --help` describes each command; the README has the rest.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = sub.add_parser("tasks", help="list tasks with their memoryless baselines")
     s.add_argument("names", nargs="*", help="task names (default: all)")

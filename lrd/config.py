@@ -91,7 +91,9 @@ UNHASHED_TRAIN = ("progress_bar", "threads")
 def _one_line(err: Exception) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), None)
-    return f"{lines[0]} (at '{key}')" if key else lines[0]
+    first = lines[0].replace("not in 'RunConfig'", "is not a config section (sections: "
+                             + ", ".join(RunConfig.__dataclass_fields__) + ")")
+    return f"{first} (at '{key}')" if key else first
 
 
 PROFILE_DIR = Path("configs/profiles")

@@ -40,7 +40,7 @@ def test_hash_ignores_logging_but_not_numbers():
     (["train.max_stepz=3"], r"Key 'max_stepz' not in 'Train'.*\(at 'train.max_stepz'\)"),
     (["train.max_steps=abc"], r"could not be converted to Integer"),
     (["seed=-1"], r"seed must be >= 0"),
-    (["bogus=1"], r"Key 'bogus' not in 'RunConfig'"),
+    (["bogus=1"], r"Key 'bogus' is not a config section \(sections: task, model, regime"),
     (["task.name=cpy"], r"unknown task 'cpy' \(did you mean 'copy'\?\)"),
     (["task.length=0"], r"length \(the delay T\) must be an integer >= 1, got 0"),
     (["task.n_symbols=1"], r"n_symbols must be an integer >= 2"),
