@@ -41,6 +41,16 @@ def finish(staging: Path, record: dict) -> Path:
     return final
 
 
+def write_atomic(path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader sees the
+    old file or the new one, never half of one (also when processes write at once)."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def read(run_dir: Path) -> dict | None:
     """The record of a finished run, or None if the folder holds no complete record."""
     path = Path(run_dir) / "record.json"

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from lrd import results as resultslib
+from lrd.record import write_atomic
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, load_runs, study
 
@@ -148,16 +149,11 @@ def write_tables(results_dir, runs: pd.DataFrame | None = None) -> dict[str, pd.
     for name, (caption, build) in TABLES.items():
         df = build(runs)
         tables[name] = df
-        _write(out_dir / f"{name}.csv", to_csv(df))
-        _write(out_dir / f"{name}.md", to_markdown(df))
-        _write(out_dir / f"{name}.tex", to_latex(df, caption, f"tab:{name.replace('_', '-')}"))
+        write_atomic(out_dir / f"{name}.csv", to_csv(df))
+        write_atomic(out_dir / f"{name}.md", to_markdown(df))
+        label = f"tab:{name.replace('_', '-')}"
+        write_atomic(out_dir / f"{name}.tex", to_latex(df, caption, label))
     return tables
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -254,7 +250,7 @@ def write(results_dir="results", done: list | None = None) -> dict[str, Path]:
         done = figures.make_all(results_dir)
     tables = write_tables(results_dir, runs)
     path = results_dir / "README.md"
-    _write(path, readme(done, tables, runs, results_dir))
+    write_atomic(path, readme(done, tables, runs, results_dir))
     paths = {"readme": path}
     paths.update({f"table {n}": results_dir / "tables" / f"{n}.csv" for n in tables})
     return paths

@@ -162,6 +162,4 @@ def _keep_old_curves(new: pd.DataFrame, path: Path, run_ids: set) -> pd.DataFram
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    record.write_atomic(path, df.to_csv(index=False, float_format="%.6g"))

@@ -285,10 +285,7 @@ def write_members(out: Path, name: str, run_ids: list[str]) -> Path:
     two sweeps share runs once (same id) but belongs to both; results.py reads these lists."""
     path = Path(out) / MEMBERS / f"{name}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text("".join(f"{rid}\n" for rid in sorted(run_ids)))
-    tmp.replace(path)
-    return path
+    return record.write_atomic(path, "".join(f"{rid}\n" for rid in sorted(run_ids)))
 
 
 def default_workers() -> int:
