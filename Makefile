@@ -16,7 +16,6 @@ SWEEPS := $(sort $(wildcard configs/sweeps/*.yaml))
 
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
-export JSONARGPARSE_DEPRECATION_WARNINGS ?= off
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-slow reproduce results sweep sweep-offline figures bench clean-venv

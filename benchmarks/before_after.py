@@ -1,6 +1,6 @@
-"""Before/after of the Lightning-path changes: lrd/module.py at an older commit against now.
+"""Before/after of the Lightning-path changes: lrd/training/module.py at an older commit against now.
 
-Loads ``LitRun`` from ``git show REV:lrd/module.py`` (default: 927861c, before the logging,
+Loads ``LitRun`` from ``git show REV:lrd/training/module.py`` (default: 927861c, before the logging,
 metrics, optimiser and setattr changes) and from the working tree, and times, in one process,
 alternating rounds: old Lightning, new Lightning, bare loop (benchmarks/lightning_vs_bare.py;
 the bare loop uses today's optimiser, so compare it with the "after" column). Writes
@@ -31,14 +31,14 @@ import lightning_vs_bare as lvb  # noqa: E402
 import lrd.models  # noqa: E402
 import lrd.tasks  # noqa: E402
 from lrd.config import Optim  # noqa: E402
-from lrd.module import LitRun  # noqa: E402
+from lrd.training.module import LitRun  # noqa: E402
 
 
 def old_litrun(rev: str):
-    src = subprocess.run(["git", "show", f"{rev}:lrd/module.py"], capture_output=True,
+    src = subprocess.run(["git", "show", f"{rev}:lrd/training/module.py"], capture_output=True,
                          text=True, check=True, cwd=HERE.parent).stdout
     mod = types.ModuleType("lrd_module_before")
-    mod.__file__ = f"<{rev}:lrd/module.py>"
+    mod.__file__ = f"<{rev}:lrd/training/module.py>"
     exec(compile(src, mod.__file__, "exec"), mod.__dict__)
     return mod.LitRun
 

@@ -7,7 +7,7 @@ Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/b
                    points. A training step: sample a fresh batch, forward, task.loss, backward,
                    clip_grad_norm_, Adam step (the work of one lrd training step, no Lightning).
   lightning.csv    lrd's real Lightning path (pl.Trainer fitting LitRun with TaskData, logging
-                   as lrd/train.py does) against a bare loop doing the same work, same process,
+                   as lrd/training/run.py does) against a bare loop doing the same work, same process,
                    alternating rounds (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit.
   fast_path.csv    each recurrent model's fast path (``model.run``: the fused torch kernel)
                    against its explicit path (``model.steps``: every h_t kept) and the two
@@ -54,7 +54,7 @@ import lrd.models  # noqa: E402
 import lrd.tasks  # noqa: E402
 from lrd import data  # noqa: E402
 from lrd.config import Optim  # noqa: E402
-from lrd.module import fused_optimizer  # noqa: E402
+from lrd.training.module import fused_optimizer  # noqa: E402
 
 OUT = HERE.parent / "results" / "bench"
 MODELS = ("rnn", "lstm", "gru", "attention")

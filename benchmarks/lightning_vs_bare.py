@@ -1,6 +1,6 @@
 """lrd's Lightning training step against a bare PyTorch loop doing the same work, same process.
 
-Lightning path: exactly what ``lrd/train.py`` builds: a ``pl.Trainer`` (same arguments: CSVLogger,
+Lightning path: exactly what ``lrd/training/run.py`` builds: a ``pl.Trainer`` (same arguments: CSVLogger,
 ``log_every_n_steps=1``, no checkpointing, no model summary, deterministic, 32-true) fitting
 ``LitRun`` with ``TaskData``. Validation is disabled (``val_check_interval`` beyond the run) and
 the progress bar is off (its cost is measured separately with ``--progress-bar``).
@@ -36,7 +36,8 @@ import torch
 
 import lrd.models
 import lrd.tasks
-from lrd import data, regimes
+from lrd import data
+from lrd.training import regimes
 from lrd.config import Optim
 
 
@@ -74,12 +75,12 @@ SETTINGS = {}   # torch's determinism settings during the last Lightning fit, fo
 
 def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_dir,
                     progress_bar=False, log_every=1, lit_cls=None):
-    """One ``trainer.fit`` of ``steps`` steps as lrd/train.py builds it; seconds per step.
+    """One ``trainer.fit`` of ``steps`` steps as lrd/training/run.py builds it; seconds per step.
     ``lit_cls``: a LightningModule class to use instead of ``LitRun`` (for before/after)."""
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger
 
-    from lrd.module import LitRun, TaskData
+    from lrd.training.module import LitRun, TaskData
 
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -106,7 +107,7 @@ def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_
 
 def bare_round(task, model, length, batch, steps, warmup, seed, optim):
     """The same work in a plain loop; seconds per step."""
-    from lrd.module import LitRun
+    from lrd.training.module import LitRun
 
     lit = LitRun(task, model, regimes.make("full"), optim, length, steps)
     conf = lit.configure_optimizers()      # the very optimiser (and schedule) lrd uses

@@ -26,7 +26,7 @@ import torch
 import lrd.models
 import lrd.tasks
 from lrd import data
-from lrd.module import fused_optimizer
+from lrd.training.module import fused_optimizer
 
 
 def maxrss_mib() -> float:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from lrd.errors import ConfigError
 
-os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banners; `wandb sync` is in the README
 
 
@@ -39,7 +38,7 @@ def cmd_tasks(args) -> None:
 def cmd_train(args) -> None:
     """Train one run; print where its record went and its final test metrics."""
     from lrd import config
-    from lrd.train import train
+    from lrd.training.run import train
 
     if not (args.config or args.overrides or args.profile):
         raise ConfigError("lrd train needs --config FILE and/or key=value overrides, e.g. "
@@ -53,7 +52,8 @@ def cmd_train(args) -> None:
 
 def cmd_sweep(args) -> None:
     """Run (or export) a sweep file offline; then refresh the results tables."""
-    from lrd import results, sweep
+    from lrd import results
+    from lrd import sweeps as sweep
 
     if args.export:
         print(f"wrote {sweep.export(sweep.load(args.file, args.profile), args.export)}")
@@ -85,7 +85,8 @@ def cmd_analyze(args) -> None:
 
 def cmd_figures(args) -> None:
     """Every figure, table and results/README.md from the results folder alone."""
-    from lrd import figures, report
+    from lrd import figures
+    from lrd.results import report
 
     done = figures.make_all(args.results)
     paths = report.write(args.results, done)

@@ -1,107 +1,129 @@
-"""The run config: typed sections, composed from YAML parts, overridable from the command line.
+"""The run config: typed sections validated by pydantic, composed in one documented order.
 
-A run is described by one ``RunConfig``. YAML files are merged left to right (later files
-override earlier ones, key by key), then ``key.sub=value`` overrides are applied; OmegaConf does
-the merge and rejects unknown keys and wrong types in the typed sections. The ``task``, ``model``
-and ``regime`` sections are dicts with a ``name``; their other keys are checked against the named
-class's constructor (``lrd.registry.resolve``), so each task, model and regime declares its own
-parameters in exactly one place.
+Precedence, lowest first (later layers win, key by key)::
 
-``resolve(cfg)`` returns the full resolved config (every default filled in) as plain data; its
-hash names the run, so the same config always maps to the same ``results/runs/<run_id>``.
+    1. built-in defaults      the sections below, and each class's constructor defaults
+    2. --profile P            configs/profiles/P.yaml ``config:``: machine scale only
+    3. --config FILE ...      YAML files, left to right
+    4. key.sub=value ...      command-line overrides (``--key.sub=value`` too, as W&B passes them)
+
+A profile scales the machine (steps, batch and set sizes, width, accelerator, logging) and so sits
+below every file: a value written in a config file or on the command line is the value that runs.
+A profile may set only the keys in ``PROFILE_KEYS``.
+
+Why pydantic: the config is a validation problem, not a composition one. pydantic gives typed
+sections that reject unknown keys (``extra="forbid"``) and non-finite numbers
+(``allow_inf_nan=False``), range constraints where the field is defined, structured errors
+(``ValidationError.errors()``) for one-line messages, and a model of any constructor's typed
+signature (``lrd.registry``), so each task, model and regime declares its parameters once.
+Composition is a dict merge. It is already a dependency of wandb.
+
+``build(cfg)`` validates everything, then builds the task, the regime and the model (from
+``cfg.seed``) once; ``resolve(cfg)`` is its full config as plain data, whose hash names the run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
+import pydantic
+import torch
 import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from pydantic import Field
 
 from lrd.errors import ConfigError
+from lrd.registry import STRICT, describe
+
+ROOT = Path(__file__).resolve().parents[1]   # the repository: configs/ and .lrd/ live here
+PROFILE_DIR = ROOT / "configs" / "profiles"
 
 
-@dataclass
-class Optim:
-    name: str = "adam"            # adam | adamw
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "constant"    # constant | cosine (to 0 at max_steps) | linear (to 0)
-    warmup_steps: int = 0         # linear warm-up from 0 before the schedule
-    grad_clip: Optional[float] = 1.0  # clip the global gradient norm to this; null: no clipping
+class Section(pydantic.BaseModel):
+    model_config = STRICT
 
 
-@dataclass
-class Train:
-    max_steps: int = 2000         # optimiser steps; fewer if the task is solved first
-    batch_size: int = 64          # fresh sequences per step
-    val_every: int = 100          # validate (and test for "solved") every N steps
-    val_size: int = 512           # sequences in the fixed validation set
-    test_size: int = 1024         # sequences in the fixed test set (final metrics)
-    early_stop: bool = True       # stop once validation counts as solved ...
-    solve_patience: int = 2       # ... at this many consecutive validations (also for curricula)
-    eval_lengths: list[int] = field(default_factory=list)  # extra test lengths after training
-    accelerator: str = "cpu"      # cpu | gpu | auto (Lightning's names)
-    devices: int = 1
-    precision: str = "32-true"    # Lightning precision; 32-true for exact reproducibility
-    deterministic: bool = True    # torch deterministic algorithms
-    threads: Optional[int] = None  # torch intra-op threads on CPU; null: torch's default
+class Optim(Section):
+    name: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine", "linear"] = "constant"  # cosine/linear: to 0 at max_steps
+    warmup_steps: int = Field(0, ge=0)      # linear warm-up from 0 before the schedule
+    grad_clip: Optional[float] = Field(1.0, gt=0)  # clip the global gradient norm; null: never
+
+
+class Train(Section):
+    max_steps: int = Field(2000, ge=1)      # optimiser steps; fewer if the task is solved first
+    batch_size: int = Field(64, ge=1)       # fresh sequences per step
+    val_every: int = Field(100, ge=1)       # validate (and test for "solved") every N steps
+    val_size: int = Field(512, ge=1)        # sequences in the fixed validation set
+    test_size: int = Field(1024, ge=1)      # sequences in the fixed test set (final metrics)
+    early_stop: bool = True                 # stop once validation counts as solved ...
+    solve_patience: int = Field(2, ge=1)    # ... at this many consecutive validations
+    eval_lengths: list[int] = Field(default_factory=list)  # extra test lengths after training
+    accelerator: Literal["cpu", "gpu", "cuda", "auto"] = "cpu"  # Lightning's names
+    devices: int = Field(1, ge=1)
+    precision: str = "32-true"              # Lightning precision; 32-true for exact reproducibility
+    deterministic: bool = True              # torch deterministic algorithms
+    threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads on CPU; null: torch's
     progress_bar: bool = True
 
 
-@dataclass
-class Log:
-    out: str = "results/runs"     # run directories go under here (relative to the cwd)
-    wandb: bool = True            # log to W&B (offline unless WANDB_MODE says otherwise)
+class Log(Section):
+    out: str = ".lrd/runs"      # run folders go here (relative: from the repository root);
+    #                             make reproduce writes results/runs
+    wandb: bool = True          # log to W&B (offline unless WANDB_MODE says otherwise)
     project: str = "lrd"
-    group: Optional[str] = None   # W&B group; sweeps set it to the sweep name
-    every: int = 1                # log training metrics (metrics.csv) every N steps
-    wandb_every: int = 10         # ... and to W&B every N steps (each wandb.log costs ~3 ms)
+    group: Optional[str] = None  # W&B group; sweeps set it to the sweep name
+    every: int = Field(1, ge=1)  # log training metrics (metrics.csv) every N steps
+    wandb_every: int = Field(10, ge=1)  # ... and to W&B every N steps (each wandb.log ~3 ms)
 
 
-@dataclass
-class Analysis:
-    enabled: bool = True          # spectra, gradient decay, Lyapunov exponents at init and end
-    every: int = 250              # log spectral radius and sigma_max every N steps; 0: never
-    batch_size: int = 16          # sequences of the task used for Jacobians and gradient decay
+class Analysis(Section):
+    enabled: bool = True        # spectra, gradient decay, Lyapunov exponents at init and end
+    every: int = Field(250, ge=0)  # log spectral radius and sigma_max every N steps; 0: never
+    batch_size: int = Field(16, ge=1)  # task sequences used for Jacobians and gradient decay
 
 
-@dataclass
-class RunConfig:
-    task: dict[str, Any] = field(default_factory=lambda: {"name": "copy", "length": 20})
-    model: dict[str, Any] = field(default_factory=lambda: {"name": "lstm"})
-    regime: dict[str, Any] = field(default_factory=lambda: {"name": "full"})
-    optim: Optim = field(default_factory=Optim)
-    train: Train = field(default_factory=Train)
-    log: Log = field(default_factory=Log)
-    analysis: Analysis = field(default_factory=Analysis)
-    seed: int = 0
+class RunConfig(Section):
+    task: dict[str, Any] = Field(default_factory=lambda: {"name": "copy", "length": 20})
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "lstm"})
+    regime: dict[str, Any] = Field(default_factory=lambda: {"name": "full"})
+    optim: Optim = Field(default_factory=Optim)
+    train: Train = Field(default_factory=Train)
+    log: Log = Field(default_factory=Log)
+    analysis: Analysis = Field(default_factory=Analysis)
+    seed: int = Field(0, ge=0)
 
 
 # Sections that change where a run is logged, not what it computes: left out of the hash.
 UNHASHED = ("log", "analysis")
 UNHASHED_TRAIN = ("progress_bar", "threads")
+# What a profile may set: the machine's scale, never the science.
+PROFILE_KEYS = {"train": {"max_steps", "batch_size", "val_every", "val_size", "test_size",
+                          "accelerator", "devices", "precision", "deterministic", "threads",
+                          "progress_bar"},
+                "model": {"hidden_size"}, "log": set(Log.model_fields),
+                "analysis": set(Analysis.model_fields)}
 
 
-def _one_line(err: Exception) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), None)
-    first = lines[0].replace("not in 'RunConfig'", "is not a config section (sections: "
-                             + ", ".join(RunConfig.__dataclass_fields__) + ")")
-    return f"{first} (at '{key}')" if key else first
+# -- reading ----------------------------------------------------------------------------------
 
-
-PROFILE_DIR = Path("configs/profiles")
+def find(path) -> Path:
+    """A file named on the command line or in a sweep: as given (from the working directory),
+    else from the repository root."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    return ROOT / path if (ROOT / path).exists() else path
 
 
 def read_yaml(path) -> dict:
     """A YAML mapping from ``path``, or a one-line ConfigError saying what is wrong."""
-    path = Path(path)
+    path = find(path)
     if not path.is_file():
         raise ConfigError(f"file not found: {path}")
     try:
@@ -113,123 +135,148 @@ def read_yaml(path) -> dict:
     return data
 
 
+def profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
 def read_profile(name: str) -> dict:
-    """``configs/profiles/<name>.yaml``: ``config`` (a run-config overlay) and ``sweeps``
-    (per-sweep parameter specs; see lrd/sweep.py)."""
+    """``configs/profiles/<name>.yaml``: ``config`` (machine scale, ``PROFILE_KEYS`` only) and
+    ``sweeps`` (per-sweep parameter specs; see lrd/sweeps/)."""
     path = PROFILE_DIR / f"{name}.yaml"
     if not path.is_file():
-        have = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-        raise ConfigError(f"unknown profile '{name}'; available: {', '.join(have) or '(none)'}"
-                          f" (run from the repository root)")
+        raise ConfigError(f"unknown profile '{name}'; available: {', '.join(profiles())}")
     data = read_yaml(path)
     unknown = sorted(set(data) - {"config", "sweeps"})
     if unknown:
         raise ConfigError(f"{path}: unknown key {', '.join(unknown)}; allowed: config, sweeps")
+    for section, values in (data.get("config") or {}).items():
+        allowed = PROFILE_KEYS.get(section, set())
+        bad = sorted(set(values or {}) - allowed) if isinstance(values, dict) else [section]
+        if bad:
+            raise ConfigError(f"{path}: a profile sets machine scale only; "
+                              f"'{section}.{bad[0]}' is not a scale key (scale keys: "
+                              + ", ".join(f"{s}.{k}" for s in PROFILE_KEYS
+                                          for k in sorted(PROFILE_KEYS[s])) + ")")
     return data
 
 
-def load(paths=(), overrides=(), profile: str | None = None) -> RunConfig:
-    """Merge over the defaults: YAML files left to right, then the profile's ``config``
-    overlay, then ``key=value`` overrides. Returns a typed RunConfig."""
-    parts = [OmegaConf.structured(RunConfig)]
-    layers = [(str(p), read_yaml(p)) for p in paths]
-    if profile:
-        layers.append((f"profile '{profile}'", read_profile(profile).get("config") or {}))
-    for where, data in layers:
-        parts.append(_checked(OmegaConf.create, data, where=where))
-    dotlist = []
-    for item in overrides:
-        item = item[2:] if item.startswith("--") else item
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' must look like key.sub=value")
-        dotlist.append(item)
-    parts.append(_checked(OmegaConf.from_dotlist, dotlist, where="command line"))
-    merged = _checked(OmegaConf.merge, *parts, where="config")
-    cfg = OmegaConf.to_object(merged)
-    for section in ("task", "model", "regime"):
-        if "name" not in getattr(cfg, section):
-            raise ConfigError(f"config section '{section}' needs a 'name'")
-    return cfg
-
-
-def _checked(fn, *args, where: str):
+def parse_override(item: str) -> dict:
+    """``a.b=value`` -> ``{"a": {"b": value}}``, the value read as YAML."""
+    item = item[2:] if item.startswith("--") else item
+    key, sep, text = item.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override '{item}' must look like key.sub=value")
     try:
-        return fn(*args)
-    except OmegaConfBaseException as err:
-        raise ConfigError(f"{where}: {_one_line(err)}") from None
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        value = text
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
 
 
-def resolve(cfg: RunConfig) -> dict[str, Any]:
-    """The full config as plain data, with every task, model and regime default filled in.
-
-    Validates everything a run needs before it starts: names, parameters, types, the length.
-    """
-    from lrd import registry, regimes
-
-    out = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
-    task_params = {k: v for k, v in cfg.task.items() if k not in ("name", "length")}
-    task = registry.build("task", registry.TASKS, cfg.task["name"], task_params)
-    if "length" not in cfg.task:
-        raise ConfigError("config section 'task' needs a 'length'")
-    task.check_length(cfg.task["length"])
-    out["task"] = {"name": cfg.task["name"], "length": cfg.task["length"],
-                   **registry.resolve(f"task '{task.name}'", type(task), task_params)}
-    model_params = {k: v for k, v in cfg.model.items() if k != "name"}
-    model_cls = registry.lookup("model", registry.MODELS, cfg.model["name"])
-    out["model"] = {"name": cfg.model["name"],
-                    **registry.resolve(f"model '{cfg.model['name']}'", model_cls, model_params,
-                                       skip=1)}
-    regime_params = {k: v for k, v in cfg.regime.items() if k != "name"}
-    regime_cls = registry.lookup("regime", regimes.REGIMES, cfg.regime["name"])
-    out["regime"] = {"name": cfg.regime["name"],
-                     **registry.resolve(f"regime '{cfg.regime['name']}'", regime_cls,
-                                        regime_params)}
-    _check_numbers(cfg)
-    for length in cfg.train.eval_lengths:
-        task.check_length(length)
-    build(out)  # constructors check ranges and combinations (e.g. regime x model)
+def merge(base: dict, top: dict, where: str = "config", path: str = "") -> dict:
+    """``top`` over ``base``, key by key; a mapping never replaces a plain value or back."""
+    out = dict(base)
+    for key, value in top.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = merge(old, value, where, f"{path}{key}.")
+        elif isinstance(old, dict) != isinstance(value, dict) and key in out and old is not None:
+            raise ConfigError(f"{where}: '{path}{key}' must be "
+                              f"{'a mapping' if isinstance(old, dict) else 'a value'}")
+        else:
+            out[key] = value
     return out
 
 
-def build(resolved: dict[str, Any]):
-    """Task, regime and model of a resolved config (model weights from the global RNG)."""
-    import lrd.models
-    import lrd.tasks
-    from lrd import regimes
+def load(paths=(), overrides=(), profile: str | None = None) -> RunConfig:
+    """The run config of ``paths`` and ``overrides`` over ``profile`` (see the precedence)."""
+    defaults = RunConfig()  # the name-keyed sections start from their defaults too
+    data: dict = {"task": defaults.task, "model": defaults.model, "regime": defaults.regime}
+    layers = []
+    if profile:
+        layers.append((f"profile '{profile}'", read_profile(profile).get("config") or {}))
+    layers += [(str(p), read_yaml(p)) for p in paths]
+    layers += [("command line", parse_override(o)) for o in overrides]
+    for where, layer in layers:
+        data = merge(data, layer, where)
+    return validate(data)
 
-    def params(section, *drop):
-        return {k: v for k, v in resolved[section].items() if k not in ("name", *drop)}
 
-    task = lrd.tasks.make(resolved["task"]["name"], **params("task", "length"))
-    regime = regimes.make(resolved["regime"]["name"], **params("regime"))
-    model = lrd.models.make(resolved["model"]["name"], regime.model_sizes(task),
-                            **params("model"))
+def validate(data: dict) -> RunConfig:
+    """A RunConfig from plain data, or a one-line ConfigError naming the key."""
+    try:
+        cfg = RunConfig.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise _explain(err) from None
+    for section in ("task", "model", "regime"):
+        if "name" not in getattr(cfg, section):
+            raise ConfigError(f"config section '{section}' needs a 'name'")
+    if "length" not in cfg.task:
+        raise ConfigError("config section 'task' needs a 'length'")
+    return cfg
+
+
+def _explain(err: pydantic.ValidationError) -> ConfigError:
+    first = err.errors()[0]
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        return ConfigError(f"config: unknown key '{first['loc'][0]}' (sections: "
+                           f"{', '.join(RunConfig.model_fields)})")
+    if first["type"] == "extra_forbidden":
+        section = first["loc"][0]
+        fields = getattr(RunConfig.model_fields[section].annotation, "model_fields", {})
+        return ConfigError(f"config: unknown key '{'.'.join(map(str, first['loc']))}' "
+                           f"(allowed in {section}: {', '.join(fields)})")
+    return describe(err, "config")
+
+
+# -- building ---------------------------------------------------------------------------------
+
+@dataclass
+class Built:
+    """A validated run: its resolved config (plain data) and its task, regime and model."""
+    resolved: dict[str, Any]
+    task: Any
+    regime: Any
+    model: torch.nn.Module
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.resolved)
+
+
+def build(cfg: RunConfig) -> Built:
+    """Validate every parameter, then build the task, the regime and (seeded with
+    ``cfg.seed``, which fixes its initial weights) the model, each once."""
+    from lrd.models import MODELS
+    from lrd.tasks import TASKS
+    from lrd.training.regimes import REGIMES
+
+    def params(section: dict, *drop: str) -> dict:
+        return {k: v for k, v in section.items() if k not in ("name", *drop)}
+
+    out = cfg.model_dump()
+    task_name = cfg.task["name"]
+    out["task"] = {"name": task_name, "length": cfg.task["length"],
+                   **TASKS.parameters(task_name, params(cfg.task, "length"))}
+    out["model"] = {"name": cfg.model["name"],
+                    **MODELS.parameters(cfg.model["name"], params(cfg.model))}
+    out["regime"] = {"name": cfg.regime["name"],
+                     **REGIMES.parameters(cfg.regime["name"], params(cfg.regime))}
+    task = TASKS.make(task_name, **params(out["task"], "length"))
+    for length in [out["task"]["length"], *cfg.train.eval_lengths]:
+        task.check_length(length)
+    regime = REGIMES.make(out["regime"]["name"], **params(out["regime"]))
+    torch.manual_seed(cfg.seed)
+    model = MODELS.make(out["model"]["name"], regime.model_sizes(task), **params(out["model"]))
     regime.check(task, model)
-    return task, regime, model
+    return Built(out, task, regime, model)
 
 
-def _check_numbers(cfg: RunConfig) -> None:
-    t, o = cfg.train, cfg.optim
-    for name, value, low in [("train.max_steps", t.max_steps, 1), ("train.batch_size", t.batch_size, 1),
-                             ("train.val_every", t.val_every, 1),
-                             ("train.solve_patience", t.solve_patience, 1), ("train.val_size", t.val_size, 1),
-                             ("train.test_size", t.test_size, 1), ("train.devices", t.devices, 1),
-                             ("optim.warmup_steps", o.warmup_steps, 0), ("log.every", cfg.log.every, 1),
-                             ("log.wandb_every", cfg.log.wandb_every, 1),
-                             ("analysis.every", cfg.analysis.every, 0),
-                             ("analysis.batch_size", cfg.analysis.batch_size, 1)]:
-        if value < low:
-            raise ConfigError(f"{name} must be >= {low}, got {value}")
-    if o.name not in ("adam", "adamw"):
-        raise ConfigError(f"optim.name must be adam or adamw, got '{o.name}'")
-    if o.schedule not in ("constant", "cosine", "linear"):
-        raise ConfigError(f"optim.schedule must be constant, cosine or linear, got '{o.schedule}'")
-    if o.lr <= 0:
-        raise ConfigError(f"optim.lr must be > 0, got {o.lr}")
-    if o.grad_clip is not None and o.grad_clip <= 0:
-        raise ConfigError(f"optim.grad_clip must be > 0 or null, got {o.grad_clip}")
-    if cfg.seed < 0:
-        raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
+def resolve(cfg: RunConfig) -> dict[str, Any]:
+    """The full config as plain data, every default filled in; raises on anything invalid."""
+    return build(cfg).resolved
 
 
 def config_hash(resolved: dict[str, Any]) -> str:
@@ -243,3 +290,9 @@ def run_id(resolved: dict[str, Any]) -> str:
     """``<task>-<model>-<length>-s<seed>-<hash[:10]>``: readable, and unique per config."""
     return (f"{resolved['task']['name']}-{resolved['model']['name']}-{resolved['task']['length']}"
             f"-s{resolved['seed']}-{config_hash(resolved)[:10]}")
+
+
+def out_dir(cfg: RunConfig) -> Path:
+    """Where the run folders of ``cfg`` go: ``log.out``, from the repository root if relative."""
+    out = Path(cfg.log.out)
+    return out if out.is_absolute() else ROOT / out

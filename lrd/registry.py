@@ -1,74 +1,99 @@
-"""The one file that names every task and model.
+"""A registry: the names of one kind of thing (tasks, models, regimes), each owned by its package.
 
-Adding a task or model is one new file, one line in the dict below, and one config under
-``configs/``. Everything else (``lrd.tasks.make``, ``lrd.models.make``, the CLI, the sweeps)
-finds it here.
+``lrd.tasks.TASKS``, ``lrd.models.MODELS`` and ``lrd.training.regimes.REGIMES`` are registries;
+a class is registered under its ``name`` class attribute. This module knows none of them.
+
+Parameters are validated from the class's typed constructor signature with pydantic
+(``pydantic.create_model`` over the signature): unknown keys, wrong types and non-finite
+numbers are one-line ``ConfigError``s, and the defaults are filled in. The constructor itself
+then checks ranges and combinations.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from typing import Any
 
-from jsonargparse import ArgumentParser
+import pydantic
 
 from lrd.errors import ConfigError, unknown_name
-from lrd.models.attention import Attention
-from lrd.models.gru import GRU
-from lrd.models.lstm import LSTM
-from lrd.models.rnn import RNN
-from lrd.tasks.adding import Adding
-from lrd.tasks.copy import Copy
-from lrd.tasks.delayed_recall import DelayedRecall
-from lrd.tasks.prefix_sum import PrefixSum
 
-TASKS = {
-    "copy": Copy,
-    "adding": Adding,
-    "delayed_recall": DelayedRecall,
-    "prefix_sum": PrefixSum,
-}
-
-MODELS: dict[str, type] = {
-    "rnn": RNN,
-    "lstm": LSTM,
-    "gru": GRU,
-    "attention": Attention,
-}
+# Unknown keys are errors, strings are not numbers, and nan/inf are never a valid setting.
+STRICT = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
 
 
-def lookup(kind: str, registry: dict, name: str) -> type:
-    if name not in registry:
-        raise unknown_name(kind, name, registry)
-    return registry[name]
+def describe(err: pydantic.ValidationError, where: str) -> ConfigError:
+    """One line from pydantic's structured errors (``err.errors()``), naming the key."""
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(value)"
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{key}'")
+        elif e["type"] == "missing":
+            parts.append(f"'{key}' is required")
+        else:
+            parts.append(f"'{key}': {e['msg'][:1].lower() + e['msg'][1:]}, got {e['input']!r}")
+    return ConfigError(f"{where}: {'; '.join(parts)}")
 
 
-def resolve(kind: str, cls: type, params: dict[str, Any], skip: int = 0) -> dict[str, Any]:
-    """Check ``params`` against ``cls``'s constructor: known keys, right types, defaults filled.
+@functools.lru_cache(maxsize=None)
+def signature_model(cls: type, skip: int = 0) -> type[pydantic.BaseModel]:
+    """A pydantic model of ``cls``'s constructor keywords (after ``skip`` leading ones)."""
+    init = cls.__init__
+    hints = typing.get_type_hints(init)
+    fields: dict[str, Any] = {}
+    params = [p for p in inspect.signature(cls).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for p in params[skip:]:
+        default = ... if p.default is p.empty else p.default
+        fields[p.name] = (hints.get(p.name, Any), default)
+    return pydantic.create_model(f"{cls.__name__}Params", __config__=STRICT, **fields)
 
-    ``skip`` leading positional parameters (such as a model's ``task``) are not config keys.
-    Values given as strings (from the command line) are parsed to the declared type.
-    """
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(cls, skip={*_leading(cls, skip)})
-    allowed = sorted(a.dest for a in parser._actions if a.dest not in ("help", "config"))
-    unknown = sorted(set(params) - set(allowed))
+
+def parameters(cls: type, params: dict[str, Any], where: str, skip: int = 0) -> dict[str, Any]:
+    """``params`` checked against ``cls``'s constructor, with every default filled in."""
+    schema = signature_model(cls, skip)
+    unknown = sorted(set(params) - set(schema.model_fields))
     if unknown:
-        raise ConfigError(f"{kind}: unknown parameter {', '.join(map(repr, unknown))}; "
-                          f"allowed: {', '.join(allowed) or '(none)'}")
+        allowed = ", ".join(sorted(schema.model_fields)) or "(none)"
+        raise ConfigError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}; "
+                          f"allowed: {allowed}")
     try:
-        return parser.parse_object(dict(params)).as_dict()
-    except Exception as err:  # jsonargparse's ArgumentError: say which key and what type
-        detail = " ".join(str(err).split())
-        raise ConfigError(f"{kind}: {detail}") from None
+        return schema.model_validate(dict(params)).model_dump()
+    except pydantic.ValidationError as err:
+        raise describe(err, where) from None
 
 
-def build(kind: str, registry: dict, name: str, params: dict[str, Any], *args):
-    """Look ``name`` up, validate ``params`` and construct it (after positional ``args``)."""
-    cls = lookup(kind, registry, name)
-    return cls(*args, **resolve(f"{kind} '{name}'", cls, params, skip=len(args)))
+class Registry(dict):
+    """``name -> class`` for one ``kind``; ``make(name, *args, **params)`` validates and builds.
 
+    ``skip`` leading positional constructor arguments (a model's ``task``) are not parameters.
+    """
 
-def _leading(cls: type, n: int) -> list[str]:
-    import inspect
-    names = [p for p in inspect.signature(cls).parameters if p != "self"]
-    return names[:n]
+    def __init__(self, kind: str, classes=(), skip: int = 0):
+        super().__init__()
+        self.kind, self.skip = kind, skip
+        for cls in classes:
+            self.register(cls)
+
+    def register(self, cls: type) -> type:
+        """Add ``cls`` under ``cls.name`` (usable as a class decorator); returns ``cls``."""
+        self[cls.name] = cls
+        return cls
+
+    def lookup(self, name: str) -> type:
+        if name not in self:
+            raise unknown_name(self.kind, name, self)
+        return self[name]
+
+    def parameters(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` of ``name`` validated, with defaults filled in (nothing is built)."""
+        return parameters(self.lookup(name), params, f"{self.kind} '{name}'", self.skip)
+
+    def make(self, name: str, *args, **params):
+        return self.lookup(name)(*args, **self.parameters(name, params))
+
+    def available(self) -> list[str]:
+        return sorted(self)

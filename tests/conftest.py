@@ -7,7 +7,6 @@ import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -22,7 +21,7 @@ TINY = ["train.max_steps=3", "train.val_every=2", "train.val_size=8", "train.tes
 def run_tiny(tmp_path):
     """Train a tiny version of the given config files (+ overrides); return the record."""
     from lrd import config
-    from lrd.train import train
+    from lrd.training.run import train
 
     def run(*paths, overrides=(), tiny=True):
         extra = [*(TINY if tiny else []), f"log.out={tmp_path / 'runs'}", *overrides]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lrd import cli
-from lrd.analysis import report
+from lrd.analysis import summary as report
 
 
 def test_run_records_analysis_and_cli_rebuilds_it(run_tiny, capsys):

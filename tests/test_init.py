@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import lrd.init
+import lrd.models.init
 import lrd.models
 from lrd.errors import ConfigError
 
@@ -177,5 +177,5 @@ def test_attention_inits():
 def test_apply_errors(name, kw, message):
     model = build(name, hidden_size=4)
     with pytest.raises(ConfigError) as err:
-        lrd.init.apply(model, **{"scheme": "default", **kw})
+        lrd.models.init.apply(model, **{"scheme": "default", **kw})
     assert message in str(err.value)

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 import lrd.models
 import lrd.tasks
-from lrd import regimes
+from lrd.training import regimes
 from lrd.config import Optim
 from lrd.errors import ConfigError
-from lrd.module import LitRun
+from lrd.training.module import LitRun
 
 
 def setup(task_name="copy", model="rnn", length=6, batch=5, regime="full", dtype=None,

@@ -12,9 +12,10 @@ import torch
 
 import lrd.models
 import lrd.tasks
-from lrd import data, regimes
+from lrd import data
+from lrd.training import regimes
 from lrd.config import Optim
-from lrd.module import LitRun, fused_optimizer
+from lrd.training.module import LitRun, fused_optimizer
 
 from conftest import ROOT
 
@@ -54,7 +55,7 @@ def test_direct_logging_writes_what_self_log_wrote(run_tiny, monkeypatch, every,
     """metrics.csv byte for byte: same rows, steps, epoch column, values, validation rows."""
     over = ["train.max_steps=7", "train.val_every=3", f"log.every={every}", "task.length=6"]
     new = run_tiny(*parts, overrides=over)
-    monkeypatch.setattr("lrd.module.LitRun", SelfLogLitRun)
+    monkeypatch.setattr("lrd.training.module.LitRun", SelfLogLitRun)
     ref = run_tiny(*parts, overrides=over + ["log.out=" + str(Path(new["run_dir"]).parent
                                                               .parent / "ref")])
     text = (Path(new["run_dir"]) / "metrics.csv").read_text()

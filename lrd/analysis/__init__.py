@@ -18,7 +18,7 @@ RUN_DIR`` redoes it on a finished run with figures.
 from lrd.analysis.gradients import decay_rates, gradient_decay
 from lrd.analysis.jacobians import state_jacobians
 from lrd.analysis.lyapunov import lyapunov
-from lrd.analysis.report import analyze, summarize
+from lrd.analysis.summary import analyze, summarize
 from lrd.analysis.spectra import jacobian_spectra, spectrum, time_constants, weight_spectra
 
 __all__ = ["spectrum", "gradient_decay", "lyapunov", "decay_rates", "weight_spectra",

@@ -27,7 +27,7 @@ import pytorch_lightning as pl
 import torch
 
 from lrd import data
-from lrd.analysis import report
+from lrd.analysis import summary as report
 from lrd.analysis.jacobians import is_recurrent, model_inputs
 from lrd.analysis.spectra import jacobian_spectra, weight_spectra
 

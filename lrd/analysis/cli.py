@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from lrd import config as cfglib
-from lrd import data, record
-from lrd.analysis import report
+from lrd import data
+from lrd.training import record
+from lrd.analysis import summary as report
 from lrd.errors import ConfigError
 
 
@@ -37,11 +38,10 @@ def rebuild(run_dir) -> tuple:
     if not weights.is_file():
         raise ConfigError(f"{run_dir}: no model.pt (final weights are saved only by runs "
                           "trained with analysis.enabled=true)")
-    conf = rec["config"]
-    torch.manual_seed(conf["seed"])  # as lrd train: seed_everything(seed), then build
-    task, _, init_model = cfglib.build(conf)
-    torch.manual_seed(conf["seed"])
-    _, _, end_model = cfglib.build(conf)
+    cfg = cfglib.validate(rec["config"])
+    built = cfglib.build(cfg)    # seeded with the run's seed: the model at init, as trained
+    task, init_model = built.task, built.model
+    end_model = cfglib.build(cfg).model
     try:
         end_model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError, ValueError) as err:

@@ -84,7 +84,7 @@ def model_inputs(model, task, batch) -> torch.Tensor:
     if width == x.shape[-1]:
         return x
     if width == task.input_size + task.output_size:
-        from lrd.regimes import TeacherForcing
+        from lrd.training.regimes import TeacherForcing
         return torch.cat([x, TeacherForcing().true_feedback(task, batch).to(x.dtype)], -1)
     raise ConfigError(f"model reads inputs of size {width}; task '{task.name}' gives "
                       f"{x.shape[-1]}")

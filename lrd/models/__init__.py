@@ -8,7 +8,7 @@
 Recurrent models (rnn, lstm, gru) also have the explicit path and state API of
 ``lrd.models.recurrent.Recurrent``: ``initial_state``, ``run``, ``cell``, ``step``, ``steps``,
 ``recurrent_weights``. Every model takes ``hidden_size``, ``num_layers``, ``dropout``, ``init``
-and ``init_gain`` (lrd/init.py); see each model's file for the rest.
+and ``init_gain`` (lrd/models/init.py); see each model's file for the rest.
 """
 
 from __future__ import annotations
@@ -20,18 +20,20 @@ from lrd.models.gru import GRU
 from lrd.models.lstm import LSTM
 from lrd.models.recurrent import Recurrent
 from lrd.models.rnn import RNN
+from lrd.registry import Registry
 
-__all__ = ["RNN", "LSTM", "GRU", "Attention", "Recurrent", "available", "make"]
+__all__ = ["MODELS", "RNN", "LSTM", "GRU", "Attention", "Recurrent", "available", "make"]
+
+# Every model, by its ``name``. A new model: one file here, one entry in this list, one config.
+MODELS = Registry("model", [RNN, LSTM, GRU, Attention], skip=1)  # skip: the ``task`` argument
 
 
 def make(name: str, task, **params) -> nn.Module:
     """Build the model registered as ``name`` for ``task``; unknown names and bad parameters
     raise ConfigError."""
-    from lrd.registry import MODELS, build
-    return build("model", MODELS, name, params, task)
+    return MODELS.make(name, task, **params)
 
 
 def available() -> list[str]:
     """Names of every registered model."""
-    from lrd.registry import MODELS
-    return sorted(MODELS)
+    return MODELS.available()

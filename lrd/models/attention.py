@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import lrd.init
+import lrd.models.init
 from lrd.errors import ConfigError
 from lrd.models.recurrent import check_common
 from lrd.tasks.base import check_int
@@ -120,7 +120,7 @@ class Attention(nn.Module):
                                     for _ in range(num_layers))
         self.ln = nn.LayerNorm(hidden_size)
         self.head = nn.Linear(hidden_size, self.output_size)
-        lrd.init.apply(self, init, init_gain)
+        lrd.models.init.apply(self, init, init_gain)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs [B, L, input_size] -> outputs [B, L, output_size]; output t sees inputs ≤ t."""

@@ -5,7 +5,7 @@
 
 State ``(h, c)``. ``forget_bias=b`` sets the forget-gate bias to b (Gers et al. 2000;
 Jozefowicz et al. 2015 recommend 1); ``chrono=T_max`` is the chrono initialisation (Tallec &
-Ollivier 2018): b_f ~ log U[1, T_max-1], b_i = -b_f. Both act after ``init`` (lrd/init.py).
+Ollivier 2018): b_f ~ log U[1, T_max-1], b_i = -b_f. Both act after ``init`` (lrd/models/init.py).
 
 Fast path: the fused ``nn.LSTM``. Measured with ``.venv/bin/python benchmarks/fast_path.py
 --repeats 30`` (torch 2.13.0 CPU, 2 threads, B=64, input 10, 1 layer, forward+backward,

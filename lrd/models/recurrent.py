@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import lrd.init
+import lrd.models.init
 from lrd.errors import ConfigError
 from lrd.tasks.base import check_int
 
@@ -72,7 +72,7 @@ class Recurrent(nn.Module):
                       dropout=self.dropout if self.num_layers > 1 else 0.0, **kw)
 
     def init_weights(self, init: str, init_gain: float, **kw) -> None:
-        lrd.init.apply(self, init, init_gain, **kw)
+        lrd.models.init.apply(self, init, init_gain, **kw)
 
     # -- state ------------------------------------------------------------------------------
     def initial_state(self, batch_size: int, device=None) -> State:

@@ -13,7 +13,7 @@ overlay applied after the sweep's config files and before its parameters) and ``
 ``--profile P`` applies both; ``--export FILE`` writes the resolved W&B file for ``wandb sweep``.
 
 Resume and safety. A run's id is the hash of its resolved config, and its folder appears
-atomically with its record (``lrd.record``), so a run whose record exists is skipped: rerunning a
+atomically with its record (``lrd.training.record``), so a run whose record exists is skipped: rerunning a
 sweep after an interruption redoes only what was unfinished. Each run holds an exclusive file
 lock while it trains, so two workers (or two ``lrd sweep`` processes) never run the same config.
 A run that raises is recorded as failed, one whose loss diverges as diverged, and the sweep goes on.
@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from lrd import config as cfglib
-from lrd import record
+from lrd.training import record
 from lrd.errors import ConfigError
 
 # Top-level keys of W&B's sweep schema (wandb/sweeps: config/schema.json).
@@ -245,7 +245,6 @@ def export(sweep: Sweep, dest: Path) -> Path:
 
 def _init_worker() -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     import warnings
     warnings.filterwarnings("ignore")
 
@@ -254,7 +253,7 @@ def _run_job(job: Job, out: str, threads: int) -> tuple[str, str, str | None]:
     """Train one run in a worker, under its lock; return (run_id, status, error)."""
     from filelock import FileLock
 
-    from lrd.train import train
+    from lrd.training.run import train
 
     locks = Path(out) / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
@@ -277,7 +276,8 @@ def run_folder(profile: str) -> str:
     """Where a profile's runs go when no --out is given: its ``log.out`` (the smoke profile keeps
     its runs out of the committed results/), else the default ``results/runs``."""
     config = cfglib.read_profile(profile).get("config") or {}
-    return (config.get("log") or {}).get("out") or cfglib.Log().out
+    out = Path((config.get("log") or {}).get("out") or cfglib.Log().out)
+    return str(out if out.is_absolute() else cfglib.ROOT / out)
 
 
 def write_members(out: Path, name: str, run_ids: list[str]) -> Path:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from lrd.errors import ConfigError
+from lrd.registry import Registry
 from lrd.tasks import Batch, Task
 
 
@@ -178,9 +179,8 @@ class Curriculum(Regime):
         return min(target, max(current + 1, math.ceil(current * self.factor)))
 
 
-REGIMES = {cls.name: cls for cls in (Full, Truncated, TeacherForcing, Curriculum)}
+REGIMES = Registry("regime", [Full, Truncated, TeacherForcing, Curriculum])
 
 
 def make(name: str, **params) -> Regime:
-    from lrd.registry import build
-    return build("regime", REGIMES, name, params)
+    return REGIMES.make(name, **params)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lrd import record
+from lrd.training import record
 from lrd.errors import ConfigError
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
@@ -38,7 +38,7 @@ def model_label(cfg: dict) -> str:
 
 
 def memberships(runs_dir) -> dict[str, list[str]]:
-    """run id -> the sweeps it belongs to, from the lists sweeps write (lrd/sweep.py)."""
+    """run id -> the sweeps it belongs to, from the lists sweeps write (lrd/sweeps/)."""
     out: dict[str, list[str]] = {}
     for path in sorted((Path(runs_dir) / "_sweeps").glob("*.txt")):
         for rid in path.read_text().split():

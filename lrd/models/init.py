@@ -1,7 +1,7 @@
 """Initialisations of the recurrent weights (SPEC §3). Public API::
 
-    lrd.init.apply(model, scheme, gain=1.0, forget_bias=None, chrono=None)
-    lrd.init.SCHEMES
+    lrd.models.init.apply(model, scheme, gain=1.0, forget_bias=None, chrono=None)
+    lrd.models.init.SCHEMES
 
 Every model calls ``apply`` at the end of its constructor with its ``init``, ``init_gain`` (and,
 for the LSTM, ``forget_bias`` and ``chrono``) parameters; bad values raise ConfigError.

@@ -28,7 +28,7 @@ import torch
 
 from lrd import data
 from lrd.config import Optim
-from lrd.regimes import Regime
+from lrd.training.regimes import Regime
 from lrd.tasks import Batch, Task
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from lrd import config as cfglib
-from lrd import data, record
+from lrd import data
+from lrd.training import record
 from lrd.config import RunConfig
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
@@ -59,18 +60,18 @@ def train(cfg: RunConfig) -> dict:
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger
 
-    from lrd.module import LitRun, TaskData, evaluate
+    from lrd.training.module import LitRun, TaskData, evaluate
 
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)  # no GPU/TPU/tip banners
-    resolved = cfglib.resolve(cfg)
-    run_id = cfglib.run_id(resolved)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     pl.seed_everything(cfg.seed, verbose=False)
-    task, regime, model = cfglib.build(resolved)
+    built = cfglib.build(cfg)  # validates everything; task, regime and model built once
+    resolved, task, regime, model = built.resolved, built.task, built.regime, built.model
+    run_id = built.run_id
     length = cfg.task["length"]
-    staging = record.staging_dir(Path(cfg.log.out), run_id)
+    staging = record.staging_dir(cfglib.out_dir(cfg), run_id)
     rec = {
         "run_id": run_id,
         "config": resolved,

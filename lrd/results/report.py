@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from lrd import results as resultslib
-from lrd.record import write_atomic
+from lrd.training.record import write_atomic
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, load_runs, study
 
