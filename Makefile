@@ -8,6 +8,9 @@ BIN    := $(VENV)/bin
 # on a GPU machine use e.g. `make TORCH='torch==2.13.0' ...` with the CUDA index of your choice.
 TORCH  ?= torch==2.13.0
 PROFILE ?= cpu
+# Where a profile's study lives: the committed one (cpu) in results/, any other in .lrd/PROFILE/
+# (git-ignored), so trying a profile never touches the committed results.
+RESULTS ?= $(if $(filter cpu,$(PROFILE)),results,.lrd/$(PROFILE))
 SWEEP  ?=
 WORKERS ?=
 WANDB_PROJECT ?= lrd
@@ -39,12 +42,13 @@ test: $(STAMP)  ## run the test suite (fast tests; under 10 minutes on 2 CPU cor
 test-slow: $(STAMP)  ## run only the slow tests (marked @pytest.mark.slow)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce: $(STAMP)  ## every sweep on PROFILE (default: cpu), then tables, figures, report; resumable
+reproduce: $(STAMP)  ## every sweep on PROFILE (default: cpu) into RESULTS, then tables, figures, report; resumable
 	@for s in $(SWEEPS); do \
-	  $(BIN)/lrd sweep $$s --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \
+	  $(BIN)/lrd sweep $$s --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
+	    $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \
 	done
-	$(BIN)/lrd results
-	$(BIN)/lrd figures
+	$(BIN)/lrd results --runs $(RESULTS)/runs --dest $(RESULTS)
+	$(BIN)/lrd figures --results $(RESULTS)
 
 results: $(STAMP)  ## aggregate every run record into results/*.csv
 	$(BIN)/lrd results
@@ -54,7 +58,8 @@ figures: $(STAMP)  ## regenerate every figure and table from results/ alone
 
 sweep-offline: $(STAMP)  ## run SWEEP=FILE offline on PROFILE in worker processes
 	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=cpu]"; exit 2; }
-	$(BIN)/lrd sweep $(SWEEP) --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/lrd sweep $(SWEEP) --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 
 sweep: $(STAMP)  ## create a W&B sweep from SWEEP=FILE on PROFILE and start an agent (wandb login first)
 	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=configs/sweeps/NAME.yaml [PROFILE=paper]"; exit 2; }

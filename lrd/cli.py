@@ -63,7 +63,7 @@ def cmd_sweep(args) -> None:
         print(f"  failed: {line}", file=sys.stderr)
     out = Path(counts.pop("out"))
     print("sweep: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" (runs in {out})")
-    dest = args.results or ("results" if out == Path("results/runs") else out.parent)
+    dest = args.results or out.parent   # results/runs -> results/, .lrd/runs -> .lrd/
     paths = results.write(out, dest)
     print(f"results: {paths['runs']}, {paths['horizon']}")
 
@@ -108,11 +108,14 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_tasks)
 
     s = sub.add_parser("train", help="train one run from YAML configs and key=value overrides",
-                       description="Config files are merged left to right, then overrides "
-                       "(key.sub=value, or --key.sub=value as W&B agents pass them).")
+                       description="Precedence, lowest first: built-in defaults < --profile "
+                       "(machine scale only) < --config files, left to right < key.sub=value "
+                       "overrides (--key.sub=value too, as W&B agents pass them). Runs go to "
+                       "log.out (default .lrd/runs, git-ignored).")
     s.add_argument("--config", action="append", default=[], metavar="FILE",
                    help="YAML config (repeatable; later files override earlier ones)")
-    s.add_argument("--profile", help="apply configs/profiles/PROFILE.yaml (smoke, cpu, paper)")
+    s.add_argument("--profile", help="machine scale from configs/profiles/PROFILE.yaml "
+                   "(smoke, cpu, paper); never overrides a value a file or override gives")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_train, extra_ok=True)
 

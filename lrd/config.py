@@ -201,7 +201,12 @@ def load(paths=(), overrides=(), profile: str | None = None) -> RunConfig:
     layers += [("command line", parse_override(o)) for o in overrides]
     for where, layer in layers:
         data = merge(data, layer, where)
-    return validate(data)
+    try:
+        return validate(data)
+    except ConfigError as err:
+        where = _source(getattr(err, "loc", ()), layers)
+        text = str(err).removeprefix("config: ")
+        raise (ConfigError(f"{where}: {text}") if where else err) from None
 
 
 def validate(data: dict) -> RunConfig:
@@ -209,13 +214,28 @@ def validate(data: dict) -> RunConfig:
     try:
         cfg = RunConfig.model_validate(data)
     except pydantic.ValidationError as err:
-        raise _explain(err) from None
+        error = _explain(err)
+        error.loc = err.errors()[0]["loc"]
+        raise error from None
     for section in ("task", "model", "regime"):
         if "name" not in getattr(cfg, section):
             raise ConfigError(f"config section '{section}' needs a 'name'")
     if "length" not in cfg.task:
         raise ConfigError("config section 'task' needs a 'length'")
     return cfg
+
+
+def _source(loc: tuple, layers: list[tuple[str, dict]]) -> str | None:
+    """The last layer (file, profile or command line) that set the key at ``loc``."""
+    for where, layer in reversed(layers):
+        node = layer
+        for part in loc:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return where
+    return None
 
 
 def _explain(err: pydantic.ValidationError) -> ConfigError:

@@ -34,3 +34,24 @@ def test_bad_input_is_one_line_exit_2(args, message):
     assert out.stderr.strip().count("\n") == 0, out.stderr
     assert out.stderr.startswith("lrd: error: ") and message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["optim.lr=nan"], "command line: 'optim.lr': input should be a finite number"),
+    (["optim.lr=inf"], "command line: 'optim.lr': input should be a finite number"),
+    (["--model.init_gain=-.inf"], "'init_gain': input should be a finite number"),
+    (["train.max_stepz=3"], "unknown key 'train.max_stepz'"),
+    (["model.name=transformer"], "unknown model 'transformer'"),
+    (["task.length=-5"], "must be an integer >= 1, got -5"),
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--config", "nowhere.yaml"], "file not found: nowhere.yaml"),
+])
+def test_bad_train_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    out = subprocess.run([sys.executable, "-m", "lrd.cli", "train", "--config",
+                          str(ROOT / "configs/task/copy.yaml"), f"log.out={tmp_path / 'runs'}",
+                          "log.wandb=false", *args], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("lrd: error: ") and message in out.stderr, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == [], "a refused run must write nothing"

@@ -83,3 +83,85 @@ def test_bad_files(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         config.load([bad])
+
+
+# -- precedence: defaults < profile < config files (in order) < command line ----------------
+
+def test_copy_lstm_keeps_its_values_under_the_cpu_profile():
+    """A profile scales the machine; it never overrides what a config file says."""
+    r = config.resolve(config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="cpu"))
+    assert r["optim"]["lr"] == 0.01 and r["optim"]["schedule"] == "cosine"
+    assert r["model"]["hidden_size"] == 128 and r["model"]["chrono"] == 40
+    assert r["train"]["max_steps"] == 8000 and r["train"]["val_size"] == 1024
+    # what the file leaves open comes from the profile, then from the defaults
+    assert r["train"]["test_size"] == 512 and r["train"]["batch_size"] == 64
+    assert r["train"]["solve_patience"] == config.Train().solve_patience
+
+
+def test_each_layer_wins_over_the_ones_below(tmp_path):
+    profile = config.read_profile("cpu")["config"]
+    assert profile["train"]["val_size"] != config.Train().val_size   # the profile changes it
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("train: {val_size: 100, test_size: 100}\nmodel: {hidden_size: 7}\n")
+    second.write_text("train: {test_size: 200}\n")
+    cfg = config.load([first, second], ["model.hidden_size=9"], profile="cpu")
+    assert cfg.train.val_every == profile["train"]["val_every"]   # profile over default
+    assert cfg.train.val_size == 100                                 # file over profile
+    assert cfg.train.test_size == 200                                # later file over earlier
+    assert cfg.model["hidden_size"] == 9                             # command line over all
+    assert cfg.train.early_stop is config.Train().early_stop         # default where unset
+
+
+def test_a_profile_may_set_only_machine_scale(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "PROFILE_DIR", tmp_path)
+    (tmp_path / "fast.yaml").write_text("config:\n  optim: {lr: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"machine scale only; 'optim.lr' is not a scale key"):
+        config.load([], profile="fast")
+    (tmp_path / "wide.yaml").write_text("config:\n  model: {hidden_size: 512, init: identity}\n")
+    with pytest.raises(ConfigError, match=r"'model.init' is not a scale key"):
+        config.load([], profile="wide")
+    with pytest.raises(ConfigError, match=r"unknown profile 'nope'; available: fast, wide"):
+        config.load([], profile="nope")
+
+
+def test_every_shipped_profile_is_valid():
+    for name in config.profiles():
+        config.resolve(config.load([CONFIGS / "task/copy.yaml"], profile=name))
+
+
+def test_paths_resolve_from_the_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = config.load(["configs/experiments/adding_lstm.yaml"], ["log.out=runs_here"])
+    assert cfg.task["name"] == "adding"
+    assert config.out_dir(cfg) == config.ROOT / "runs_here"
+    assert config.out_dir(config.load([], [f"log.out={tmp_path}"])) == tmp_path
+    assert config.out_dir(config.load([], [])) == config.ROOT / ".lrd" / "runs"
+
+
+def test_a_bad_key_names_the_file_it_came_from(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("trian: {max_steps: 3}\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'trian' \(sections: task"):
+        config.load([CONFIGS / "task/copy.yaml", bad])
+    bad.write_text("optim: {lr: .nan}\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml: 'optim.lr': input should be a finite"):
+        config.load([bad])
+
+
+def test_a_resolved_config_round_trips_to_the_same_run():
+    cfg = config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="cpu")
+    resolved = config.resolve(cfg)
+    again = config.resolve(config.validate(resolved))
+    assert again == resolved and config.run_id(again) == config.run_id(resolved)
+
+
+def test_build_makes_the_same_initial_model_for_the_same_seed():
+    import torch
+
+    a = config.build(config.load([], ["seed=3", "model.hidden_size=8"])).model
+    torch.manual_seed(123)   # the global RNG's state before build does not matter
+    b = config.build(config.load([], ["seed=3", "model.hidden_size=8"])).model
+    c = config.build(config.load([], ["seed=4", "model.hidden_size=8"])).model
+    for (name, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(p, q), name
+    assert not all(torch.equal(p, r) for p, r in zip(a.parameters(), c.parameters()))
