@@ -1,19 +1,27 @@
-"""Every ```python block in the README runs as written."""
+"""Every ```python block in the README runs as written and prints exactly the ```text block
+that follows it."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+EXAMPLES = re.findall(r"```python\n(.*?)```\n```text\n(.*?)```", README, re.S)
 
 
-def test_readme_has_python_examples():
-    assert BLOCKS
+def test_every_python_block_shows_its_output():
+    assert EXAMPLES and len(EXAMPLES) == README.count("```python\n")
 
 
-@pytest.mark.parametrize("i", range(len(BLOCKS)))
-def test_readme_example_runs(i, capsys):
-    exec(compile(BLOCKS[i], f"README.md block {i}", "exec"), {})
-    assert capsys.readouterr().out
+@pytest.mark.parametrize("i", range(len(EXAMPLES)))
+def test_readme_example_prints_what_the_readme_says(i, capsys):
+    code, expected = EXAMPLES[i]
+    exec(compile(code, f"README.md example {i}", "exec"), {})
+    assert capsys.readouterr().out == expected
+
+
+def test_readme_links_to_files_that_exist():
+    for target in re.findall(r"\]\(((?!https?:)[^)#]+)\)", README):
+        assert (ROOT / target).exists(), target
