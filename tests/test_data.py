@@ -79,7 +79,7 @@ def test_fixed_set_is_the_first_draw_of_its_stream_every_call(split):
 
 @pytest.fixture(scope="module")
 def spied_run(tmp_path_factory):
-    """A tiny curriculum run (copy, target length 20, starting at 10) with every ``Task.sample``
+    """A tiny curriculum run (copy, target length 20, starting at 10 as its config says) with every ``Task.sample``
     call recorded as (batch_size, length, generator's initial seed, batch). Sizes tell the
     splits apart: train batches 4, validation set 6, test sets 10 (at 20 and at 7)."""
     from lrd.training.run import train
@@ -98,7 +98,7 @@ def spied_run(tmp_path_factory):
     try:
         cfg = config.load([CONFIGS / "task/copy.yaml", CONFIGS / "model/lstm.yaml",
                            CONFIGS / "regime/curriculum.yaml"],
-                          ["task.length=20", "regime.start=10", f"seed={SEED}",
+                          ["task.length=20", f"seed={SEED}",
                            "train.max_steps=4", "train.val_every=2", "train.batch_size=4",
                            "train.val_size=6", "train.test_size=10", "train.eval_lengths=[7]",
                            "train.early_stop=false", "model.hidden_size=8", "train.threads=1",
