@@ -79,9 +79,11 @@ def test_fixed_set_is_the_first_draw_of_its_stream_every_call(split):
 
 @pytest.fixture(scope="module")
 def spied_run(tmp_path_factory):
-    """A tiny curriculum run (copy, target length 20, starting at 10 as its config says) with every ``Task.sample``
-    call recorded as (batch_size, length, generator's initial seed, batch). Sizes tell the
-    splits apart: train batches 4, validation set 6, test sets 10 (at 20 and at 7)."""
+    """A tiny curriculum run (copy, target length 20, starting at 10 as its config says) with
+    every ``Task.sample`` call recorded as (batch_size, length, generator's initial seed,
+    batch). Sizes tell the splits apart: train batches 4, validation set 6, test sets 10 (at 20
+    and at 7)."""
+
     from lrd.training.run import train
 
     out = tmp_path_factory.mktemp("data_run")
