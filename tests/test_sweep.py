@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lrd import results
+from lrd import cli, config, results
 from lrd import sweeps as sweep
 from lrd.errors import ConfigError
 
@@ -67,6 +67,27 @@ def test_every_sweep_file_is_valid_wandb_and_plans_cleanly(name):
     assert jobs and len({j.run_id for j in jobs}) == len(jobs)
 
 
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_sweep_file_names_its_project_and_export_keeps_it(name, tmp_path):
+    """A plain `wandb sweep FILE` lands in the project the file names, not one named after
+    the working directory."""
+    assert yaml.safe_load((CONFIGS / "sweeps" / name).read_text())["project"] == "lrd"
+    dest = sweep.export(sweep.load(CONFIGS / "sweeps" / name, "paper"), tmp_path / name)
+    assert yaml.safe_load(dest.read_text())["project"] == "lrd"
+
+
+@pytest.mark.parametrize("profile,folder", [("cpu", ".lrd/runs"), ("smoke", ".lrd/smoke/runs"),
+                                            ("paper", ".lrd/runs")])
+def test_runs_go_to_the_ignored_folder_unless_told(profile, folder):
+    """Without --out, runs go to their log.out: the default .lrd/runs, or smoke's .lrd/smoke/runs;
+    only an explicit --out (make reproduce: results/runs) writes into results/."""
+    for name in SWEEPS:
+        s = sweep.load(CONFIGS / "sweeps" / name, profile)
+        assert {j.out for j in sweep.plan(s)} == {ROOT / folder}, name
+    s = sweep.load(CONFIGS / "sweeps" / "regime_copy.yaml", profile)
+    assert {j.out for j in sweep.plan(s, "results/runs")} == {ROOT / "results/runs"}
+
+
 def test_random_search_draws_run_cap_points_in_bounds_reproducibly(tmp_path):
     path = write_sweep(tmp_path, {
         "optim.lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
@@ -80,6 +101,22 @@ def test_random_search_draws_run_cap_points_in_bounds_reproducibly(tmp_path):
     assert {p["model.hidden_size"] for p in a} <= set(range(4, 10))
     assert {p["optim.grad_clip"] for p in a} <= {0.5, 1.0, 1.5, 2.0}
     assert {p["model.name"] for p in a} == {"lstm", "gru"}
+    assert len({p["optim.lr"] for p in a}) == 40          # continuous: no two draws alike
+    assert all(type(p["optim.lr"]) is float and type(p["model.hidden_size"]) is int for p in a)
+    other = sweep.expand(sweep.load(path), seed=1)
+    assert [p["optim.lr"] for p in other] != [p["optim.lr"] for p in a]
+    jobs = sweep.plan(sweep.load(path))                  # every draw is a valid run config
+    assert len(jobs) == 40 and {j.run_id.split("-")[1] for j in jobs} == {"lstm", "gru"}
+
+
+def test_grid_is_the_product_in_name_order():
+    """As W&B and the earlier ParameterGrid: parameters sorted by name, the last varying
+    fastest; the error messages' "run N" count in this order."""
+    s = sweep.Sweep(path=Path("x.yaml"), name="x", method="grid", metric={}, command=[],
+                    parameters={"b": {"values": [1, 2]}, "a": {"values": ["x", "y"]},
+                                "c": {"value": 0}})
+    assert sweep.expand(s) == [{"a": "x", "b": 1, "c": 0}, {"a": "x", "b": 2, "c": 0},
+                               {"a": "y", "b": 1, "c": 0}, {"a": "y", "b": 2, "c": 0}]
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -145,11 +182,101 @@ def test_bad_sweep_structure(tmp_path, extra, match):
     path = write_sweep(tmp_path, {"seed": {"values": [0]}}, **extra)
     with pytest.raises(ConfigError, match=match):
         sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_profile(tmp_path):
     with pytest.raises(ConfigError, match="unknown profile 'huge'; available: cpu, paper, smoke"):
         sweep.load(CONFIGS / "sweeps/horizon_copy.yaml", "huge")
+
+
+NAN, INF = float("nan"), float("inf")
+RANDOM = {"method": "random", "run_cap": 2}
+
+
+@pytest.mark.parametrize("parameters,extra,match", [
+    ({"task.length": {"values": []}}, {}, r"'task.length': 'values' must be a non-empty list"),
+    ({"task.length": {"values": 4}}, {}, r"'values' must be a non-empty list, got 4"),
+    ({"optim.lr": {"distribution": "uniform", "min": NAN, "max": 0.1}}, RANDOM,
+     r"'parameters.optim.lr.min' is nan; a sweep takes finite numbers only"),
+    ({"optim.lr": {"values": [1e-3, INF]}}, {}, r"'parameters.optim.lr.values.1' is inf"),
+    ({"seed": {"values": [0]}}, {"method": "random", "run_cap": -INF}, r"'run_cap' is -inf"),
+    ({"seed": {"values": [0]}}, {"metric": {"name": "test/mse", "goal": "minimize",
+                                            "target": NAN}}, r"'metric.target' is nan"),
+    ({"optim.lr": {"distribution": "uniform", "min": 0.2, "max": 0.1}}, RANDOM,
+     r"'optim.lr': min 0.2 is above max 0.1"),
+    ({"optim.lr": {"min": "a", "max": 0.1}}, RANDOM, r"'optim.lr': min and max must be numbers"),
+])
+def test_bad_parameter_specs_are_refused_on_load_and_write_nothing(tmp_path, parameters, extra,
+                                                                 match):
+    """Refused when the file is read, so `--export` refuses them too, not only a run."""
+    path = write_sweep(tmp_path, parameters, **extra)
+    with pytest.raises(ConfigError, match=match):
+        sweep.load(path)
+    with pytest.raises(ConfigError, match=match):
+        sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_profiles_non_finite_sweep_spec_is_refused(tmp_path, monkeypatch):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "odd.yaml").write_text("sweeps:\n  tiny: {optim.lr: {values: [.nan]}}\n")
+    monkeypatch.setattr(config, "PROFILE_DIR", profiles)
+    path = write_sweep(tmp_path, {"seed": {"values": [0]}})
+    with pytest.raises(ConfigError, match=r"odd.yaml: 'sweeps.tiny.optim.lr.values.0' is nan"):
+        sweep.load(path, "odd")
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` with its bytes and modification time."""
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["empty values", "nan bound", "workers -1", "workers 0",
+                                  "missing file", "unknown profile", "export empty values"])
+def test_lrd_sweep_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch,
+                                                                      capsys, case):
+    """Through the command line, without --out too (runs would go to the repository's
+    .lrd/runs: here a temporary repository root), with an earlier sweep's files in place."""
+    monkeypatch.setattr(config, "ROOT", tmp_path / "repo")
+    runs = tmp_path / "repo/.lrd/runs"
+    (runs / "_sweeps").mkdir(parents=True)
+    (runs / "_sweeps/tiny.txt").write_text("adding-gru-4-s0-0123456789\n")
+    good = {"task.length": {"values": [4]}}
+    params = {"empty values": {"task.length": {"values": []}},
+              "nan bound": {"optim.lr": {"min": NAN, "max": 0.1}},
+              "export empty values": {"task.length": {"values": []}}}.get(case, good)
+    path = write_sweep(tmp_path, params)
+    argv = {"workers -1": ["--workers", "-1"], "workers 0": ["--workers", "0"],
+            "unknown profile": ["--profile", "huge"],
+            "export empty values": ["--export", str(tmp_path / "export/tiny.yaml")]}.get(case, [])
+    if case == "missing file":
+        path = tmp_path / "missing.yaml"
+    before = snapshot(tmp_path)
+    assert cli.main(["sweep", str(path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrd: error: ") and err.count("\n") == 1, err
+    assert {"empty values": "non-empty list", "nan bound": "is nan", "workers -1": ">= 1, got -1",
+            "workers 0": ">= 1, got 0", "missing file": "file not found",
+            "unknown profile": "unknown profile 'huge'",
+            "export empty values": "non-empty list"}[case] in err
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / "export").exists() and not (tmp_path / "repo/results").exists()
+
+
+def test_smoke_sweep_writes_under_lrd_smoke_and_its_tables_beside(tmp_path, monkeypatch, capsys):
+    """`lrd sweep FILE --profile smoke`: runs in <repo>/.lrd/smoke/runs, tables in .lrd/smoke/,
+    nothing in results/."""
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    path = write_sweep(tmp_path, {"task.length": {"values": [4]}})
+    assert cli.main(["sweep", str(path), "--workers", "1", "--profile", "smoke"]) == 0
+    assert "(runs in " + str(tmp_path / ".lrd/smoke/runs") + ")" in capsys.readouterr().out
+    assert [r["status"] for r in records(tmp_path / ".lrd/smoke/runs").values()] == ["complete"]
+    table = pd.read_csv(tmp_path / ".lrd/smoke/runs.csv")
+    assert len(table) == 1 and (tmp_path / ".lrd/smoke/horizon.csv").exists()
+    assert not (tmp_path / "results").exists()
 
 
 def test_export_resolves_the_profile_for_wandb(tmp_path):
