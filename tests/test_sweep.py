@@ -288,30 +288,61 @@ def test_export_resolves_the_profile_for_wandb(tmp_path):
     assert raw["parameters"]["seed"] == {"values": [0, 1, 2, 3, 4]}
 
 
+HOOK = """
+# Loaded by every process of the killed sweep (PYTHONPATH): run {run_id} writes its record into
+# its staging folder, says so in {marker}, and hangs there, before the rename that finishes it.
+import json, time
+from pathlib import Path
+from lrd.training import record
+
+finish = record.finish
+
+def hang_before_rename(staging, rec):
+    if rec["run_id"] != {run_id!r}:
+        return finish(staging, rec)
+    (Path(staging) / "record.json").write_text(json.dumps(record.clean(rec), default=str))
+    Path({marker!r}).write_text(str(staging))
+    time.sleep(600)
+
+record.finish = hang_before_rename
+"""
+
+
 def test_sigkill_then_resume_runs_every_run_exactly_once(tmp_path):
-    """Kill the whole runner (all its processes) with SIGKILL after the first records appear,
-    then rerun: every run ends with exactly one complete record, runs finished before the kill
-    are not redone (same started_at), and no partial record is ever read as complete."""
-    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7, 8, 9]},
+    """Kill the whole runner (parent and workers) with SIGKILL at a known point: three runs
+    recorded and the fourth hanging with its record written in staging but not yet moved into
+    place. The rerun trains only that fourth run, leaves the first three untouched (same
+    started_at), never reads the staged record as complete, and removes the debris."""
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7]},
                                   "model.name": {"value": "gru"}})
-    out = tmp_path / "runs"
+    out, marker, hook = tmp_path / "runs", tmp_path / "hanging", tmp_path / "hook"
+    hang = next(j.run_id for j in sweep.plan(sweep.load(path), str(out)) if "-6-" in j.run_id)
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK.format(run_id=hang, marker=str(marker)))
     cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
            "--out", str(out), "--results", str(tmp_path)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(records(out)) < 2:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 180   # the three other runs take seconds; this only bounds a hang
+    while not (marker.exists() and len(records(out)) == 3):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the sweep did not reach the hanging run within 180 s")
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {k: r["started_at"] for k, r in records(out).items()}
-    assert 2 <= len(before) < 6, "killed mid-sweep"
-    for rec in records(out).values():
-        assert rec["status"] == "complete"
+    assert hang not in before and all(r["status"] == "complete" for r in records(out).values())
+    staged = Path(marker.read_text())
+    assert staged.parent == out / ".staging" and (staged / "record.json").exists()
+
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "complete 1, diverged 0, failed 0, skipped 3, total 4" in done.stdout
     after = records(out)
-    assert len(after) == 6 and all(r["status"] == "complete" for r in after.values())
+    assert len(after) == 4 and all(r["status"] == "complete" for r in after.values())
     assert {k: after[k]["started_at"] for k in before} == before
     assert not list((out / ".staging").iterdir())
 
@@ -344,7 +375,18 @@ def test_same_sweep_twice_from_scratch_gives_identical_tables(tmp_path):
         tables.append(results.write(tmp_path / name / "runs", tmp_path / name))
     for key in ("runs", "horizon"):
         assert tables[0][key].read_bytes() == tables[1][key].read_bytes(), key
-    assert tables[0]["timing"].read_bytes() != tables[1]["timing"].read_bytes()
+    runs = pd.read_csv(tables[0]["runs"])
+    assert len(runs) == 4 and set(runs["status"]) == {"complete"}
+    # What varies between machines and repeats (times, versions) is kept apart in timing.csv:
+    # none of it in runs.csv, all of it, for every run, in timing.csv, as the records say.
+    timing = pd.read_csv(tables[0]["timing"]).set_index("run_id")
+    assert {"wall_time_s", "train_time_s", "env.device", "env.torch"} <= set(timing.columns)
+    assert not set(timing.columns) & set(runs.columns)
+    assert not [c for c in runs.columns if c.startswith("env.") or c.endswith("time_s")]
+    assert sorted(timing.index) == sorted(runs["run_id"])
+    for rid, rec in records(tmp_path / "a" / "runs").items():
+        assert timing.loc[rid, "wall_time_s"] == pytest.approx(rec["wall_time_s"], rel=1e-5)
+        assert timing.loc[rid, "train_time_s"] == pytest.approx(rec["train_time_s"], rel=1e-5)
 
 
 def test_a_run_shared_by_two_sweeps_runs_once_and_counts_for_both(tmp_path):
@@ -365,6 +407,7 @@ def test_results_keep_committed_curves_when_step_logs_are_absent(tmp_path):
     out = tmp_path / "runs"
     sweep.run(path, workers=1, out=str(out), progress=False)
     first = results.write(out, tmp_path)["curves"].read_bytes()
+    assert set(pd.read_csv(tmp_path / "curves.csv")["run_id"]) == set(records(out))
     for log in out.glob("*/metrics.csv"):
         log.unlink()
     assert results.write(out, tmp_path)["curves"].read_bytes() == first
