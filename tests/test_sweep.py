@@ -76,8 +76,7 @@ def test_every_sweep_file_names_its_project_and_export_keeps_it(name, tmp_path):
     assert yaml.safe_load(dest.read_text())["project"] == "lrd"
 
 
-@pytest.mark.parametrize("profile,folder", [("cpu", ".lrd/runs"), ("smoke", ".lrd/smoke/runs"),
-                                            ("paper", ".lrd/runs")])
+@pytest.mark.parametrize("profile,folder", [("cpu", ".lrd/runs"), ("smoke", ".lrd/smoke/runs")])
 def test_runs_go_to_the_ignored_folder_unless_told(profile, folder):
     """Without --out, runs go to their log.out: the default .lrd/runs, or smoke's .lrd/smoke/runs;
     only an explicit --out (make reproduce: results/runs) writes into results/."""
