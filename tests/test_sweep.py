@@ -1,4 +1,5 @@
-"""The offline sweep runner: expansion, resume, kill-and-resume, failures, bad files, export."""
+"""Sweeps: spec checks, grid and random expansion, run folders, resume after SIGKILL, failures,
+bad input (exit 2, nothing written), export for W&B."""
 
 import json
 import os
@@ -106,6 +107,19 @@ def test_random_search_draws_run_cap_points_in_bounds_reproducibly(tmp_path):
     assert [p["optim.lr"] for p in other] != [p["optim.lr"] for p in a]
     jobs = sweep.plan(sweep.load(path))                  # every draw is a valid run config
     assert len(jobs) == 40 and {j.run_id.split("-")[1] for j in jobs} == {"lstm", "gru"}
+
+
+def test_random_search_weighted_choice_follows_its_probabilities(tmp_path):
+    path = write_sweep(tmp_path, {"model.name": {
+        "distribution": "categorical_w_probabilities", "values": ["lstm", "gru", "rnn"],
+        "probabilities": [0.75, 0.25, 0.0]}}, method="random", run_cap=200)
+    names = [p["model.name"] for p in sweep.expand(sweep.load(path))]
+    assert set(names) == {"lstm", "gru"} and 120 < names.count("lstm") < 180
+    bad = write_sweep(tmp_path, {"model.name": {
+        "distribution": "categorical_w_probabilities", "values": ["lstm", "gru"],
+        "probabilities": [1.0]}}, method="random", run_cap=2, name="bad")
+    with pytest.raises(ConfigError, match=r"'model.name': bad spec .*one non-negative probability"):
+        sweep.expand(sweep.load(bad))
 
 
 def test_grid_is_the_product_in_name_order():
@@ -285,6 +299,16 @@ def test_export_resolves_the_profile_for_wandb(tmp_path):
     assert set(raw) <= sweep.WANDB_KEYS
     assert raw["command"][:4] == ["lrd", "train", "--profile", "paper"]
     assert raw["parameters"]["seed"] == {"values": [0, 1, 2, 3, 4]}
+
+
+
+def test_a_method_that_needs_wandbs_server_exports_but_does_not_run_offline(tmp_path):
+    path = write_sweep(tmp_path, {"optim.lr": {"min": 1e-4, "max": 1e-2}}, method="bayes")
+    raw = yaml.safe_load(sweep.export(sweep.load(path), tmp_path / "out.yaml").read_text())
+    assert raw["method"] == "bayes" and raw["parameters"]["optim.lr"] == {"min": 1e-4, "max": 1e-2}
+    with pytest.raises(ConfigError, match="method 'bayes' cannot run offline"):
+        sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
 
 
 HOOK = """
