@@ -1,4 +1,5 @@
-"""The offline sweep runner: expansion, resume, kill-and-resume, failures, bad files, export."""
+"""Sweeps: spec checks, grid and random expansion, run folders, resume after SIGKILL, failures,
+bad input (exit 2, nothing written), export for W&B."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lrd import results
+from lrd import cli, config, results
 from lrd import sweeps as sweep
 from lrd.errors import ConfigError
 
@@ -67,6 +68,26 @@ def test_every_sweep_file_is_valid_wandb_and_plans_cleanly(name):
     assert jobs and len({j.run_id for j in jobs}) == len(jobs)
 
 
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_sweep_file_names_its_project_and_export_keeps_it(name, tmp_path):
+    """A plain `wandb sweep FILE` lands in the project the file names, not one named after
+    the working directory."""
+    assert yaml.safe_load((CONFIGS / "sweeps" / name).read_text())["project"] == "lrd"
+    dest = sweep.export(sweep.load(CONFIGS / "sweeps" / name, "paper"), tmp_path / name)
+    assert yaml.safe_load(dest.read_text())["project"] == "lrd"
+
+
+@pytest.mark.parametrize("profile,folder", [("cpu", ".lrd/runs"), ("smoke", ".lrd/smoke/runs")])
+def test_runs_go_to_the_ignored_folder_unless_told(profile, folder):
+    """Without --out, runs go to their log.out: the default .lrd/runs, or smoke's .lrd/smoke/runs;
+    only an explicit --out (make reproduce: results/runs) writes into results/."""
+    for name in SWEEPS:
+        s = sweep.load(CONFIGS / "sweeps" / name, profile)
+        assert {j.out for j in sweep.plan(s)} == {ROOT / folder}, name
+    s = sweep.load(CONFIGS / "sweeps" / "regime_copy.yaml", profile)
+    assert {j.out for j in sweep.plan(s, "results/runs")} == {ROOT / "results/runs"}
+
+
 def test_random_search_draws_run_cap_points_in_bounds_reproducibly(tmp_path):
     path = write_sweep(tmp_path, {
         "optim.lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
@@ -80,6 +101,35 @@ def test_random_search_draws_run_cap_points_in_bounds_reproducibly(tmp_path):
     assert {p["model.hidden_size"] for p in a} <= set(range(4, 10))
     assert {p["optim.grad_clip"] for p in a} <= {0.5, 1.0, 1.5, 2.0}
     assert {p["model.name"] for p in a} == {"lstm", "gru"}
+    assert len({p["optim.lr"] for p in a}) == 40          # continuous: no two draws alike
+    assert all(type(p["optim.lr"]) is float and type(p["model.hidden_size"]) is int for p in a)
+    other = sweep.expand(sweep.load(path), seed=1)
+    assert [p["optim.lr"] for p in other] != [p["optim.lr"] for p in a]
+    jobs = sweep.plan(sweep.load(path))                  # every draw is a valid run config
+    assert len(jobs) == 40 and {j.run_id.split("-")[1] for j in jobs} == {"lstm", "gru"}
+
+
+def test_random_search_weighted_choice_follows_its_probabilities(tmp_path):
+    path = write_sweep(tmp_path, {"model.name": {
+        "distribution": "categorical_w_probabilities", "values": ["lstm", "gru", "rnn"],
+        "probabilities": [0.75, 0.25, 0.0]}}, method="random", run_cap=200)
+    names = [p["model.name"] for p in sweep.expand(sweep.load(path))]
+    assert set(names) == {"lstm", "gru"} and 120 < names.count("lstm") < 180
+    bad = write_sweep(tmp_path, {"model.name": {
+        "distribution": "categorical_w_probabilities", "values": ["lstm", "gru"],
+        "probabilities": [1.0]}}, method="random", run_cap=2, name="bad")
+    with pytest.raises(ConfigError, match=r"'model.name': bad spec .*one non-negative probability"):
+        sweep.expand(sweep.load(bad))
+
+
+def test_grid_is_the_product_in_name_order():
+    """As W&B and the earlier ParameterGrid: parameters sorted by name, the last varying
+    fastest; the error messages' "run N" count in this order."""
+    s = sweep.Sweep(path=Path("x.yaml"), name="x", method="grid", metric={}, command=[],
+                    parameters={"b": {"values": [1, 2]}, "a": {"values": ["x", "y"]},
+                                "c": {"value": 0}})
+    assert sweep.expand(s) == [{"a": "x", "b": 1, "c": 0}, {"a": "x", "b": 2, "c": 0},
+                               {"a": "y", "b": 1, "c": 0}, {"a": "y", "b": 2, "c": 0}]
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -145,11 +195,101 @@ def test_bad_sweep_structure(tmp_path, extra, match):
     path = write_sweep(tmp_path, {"seed": {"values": [0]}}, **extra)
     with pytest.raises(ConfigError, match=match):
         sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_profile(tmp_path):
     with pytest.raises(ConfigError, match="unknown profile 'huge'; available: cpu, paper, smoke"):
         sweep.load(CONFIGS / "sweeps/horizon_copy.yaml", "huge")
+
+
+NAN, INF = float("nan"), float("inf")
+RANDOM = {"method": "random", "run_cap": 2}
+
+
+@pytest.mark.parametrize("parameters,extra,match", [
+    ({"task.length": {"values": []}}, {}, r"'task.length': 'values' must be a non-empty list"),
+    ({"task.length": {"values": 4}}, {}, r"'values' must be a non-empty list, got 4"),
+    ({"optim.lr": {"distribution": "uniform", "min": NAN, "max": 0.1}}, RANDOM,
+     r"'parameters.optim.lr.min' is nan; a sweep takes finite numbers only"),
+    ({"optim.lr": {"values": [1e-3, INF]}}, {}, r"'parameters.optim.lr.values.1' is inf"),
+    ({"seed": {"values": [0]}}, {"method": "random", "run_cap": -INF}, r"'run_cap' is -inf"),
+    ({"seed": {"values": [0]}}, {"metric": {"name": "test/mse", "goal": "minimize",
+                                            "target": NAN}}, r"'metric.target' is nan"),
+    ({"optim.lr": {"distribution": "uniform", "min": 0.2, "max": 0.1}}, RANDOM,
+     r"'optim.lr': min 0.2 is above max 0.1"),
+    ({"optim.lr": {"min": "a", "max": 0.1}}, RANDOM, r"'optim.lr': min and max must be numbers"),
+])
+def test_bad_parameter_specs_are_refused_on_load_and_write_nothing(tmp_path, parameters, extra,
+                                                                 match):
+    """Refused when the file is read, so `--export` refuses them too, not only a run."""
+    path = write_sweep(tmp_path, parameters, **extra)
+    with pytest.raises(ConfigError, match=match):
+        sweep.load(path)
+    with pytest.raises(ConfigError, match=match):
+        sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_profiles_non_finite_sweep_spec_is_refused(tmp_path, monkeypatch):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "odd.yaml").write_text("sweeps:\n  tiny: {optim.lr: {values: [.nan]}}\n")
+    monkeypatch.setattr(config, "PROFILE_DIR", profiles)
+    path = write_sweep(tmp_path, {"seed": {"values": [0]}})
+    with pytest.raises(ConfigError, match=r"odd.yaml: 'sweeps.tiny.optim.lr.values.0' is nan"):
+        sweep.load(path, "odd")
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` with its bytes and modification time."""
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["empty values", "nan bound", "workers -1", "workers 0",
+                                  "missing file", "unknown profile", "export empty values"])
+def test_lrd_sweep_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch,
+                                                                      capsys, case):
+    """Through the command line, without --out too (runs would go to the repository's
+    .lrd/runs: here a temporary repository root), with an earlier sweep's files in place."""
+    monkeypatch.setattr(config, "ROOT", tmp_path / "repo")
+    runs = tmp_path / "repo/.lrd/runs"
+    (runs / "_sweeps").mkdir(parents=True)
+    (runs / "_sweeps/tiny.txt").write_text("adding-gru-4-s0-0123456789\n")
+    good = {"task.length": {"values": [4]}}
+    params = {"empty values": {"task.length": {"values": []}},
+              "nan bound": {"optim.lr": {"min": NAN, "max": 0.1}},
+              "export empty values": {"task.length": {"values": []}}}.get(case, good)
+    path = write_sweep(tmp_path, params)
+    argv = {"workers -1": ["--workers", "-1"], "workers 0": ["--workers", "0"],
+            "unknown profile": ["--profile", "huge"],
+            "export empty values": ["--export", str(tmp_path / "export/tiny.yaml")]}.get(case, [])
+    if case == "missing file":
+        path = tmp_path / "missing.yaml"
+    before = snapshot(tmp_path)
+    assert cli.main(["sweep", str(path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrd: error: ") and err.count("\n") == 1, err
+    assert {"empty values": "non-empty list", "nan bound": "is nan", "workers -1": ">= 1, got -1",
+            "workers 0": ">= 1, got 0", "missing file": "file not found",
+            "unknown profile": "unknown profile 'huge'",
+            "export empty values": "non-empty list"}[case] in err
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / "export").exists() and not (tmp_path / "repo/results").exists()
+
+
+def test_smoke_sweep_writes_under_lrd_smoke_and_its_tables_beside(tmp_path, monkeypatch, capsys):
+    """`lrd sweep FILE --profile smoke`: runs in <repo>/.lrd/smoke/runs, tables in .lrd/smoke/,
+    nothing in results/."""
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    path = write_sweep(tmp_path, {"task.length": {"values": [4]}})
+    assert cli.main(["sweep", str(path), "--workers", "1", "--profile", "smoke"]) == 0
+    assert "(runs in " + str(tmp_path / ".lrd/smoke/runs") + ")" in capsys.readouterr().out
+    assert [r["status"] for r in records(tmp_path / ".lrd/smoke/runs").values()] == ["complete"]
+    table = pd.read_csv(tmp_path / ".lrd/smoke/runs.csv")
+    assert len(table) == 1 and (tmp_path / ".lrd/smoke/horizon.csv").exists()
+    assert not (tmp_path / "results").exists()
 
 
 def test_export_resolves_the_profile_for_wandb(tmp_path):
@@ -161,30 +301,71 @@ def test_export_resolves_the_profile_for_wandb(tmp_path):
     assert raw["parameters"]["seed"] == {"values": [0, 1, 2, 3, 4]}
 
 
+
+def test_a_method_that_needs_wandbs_server_exports_but_does_not_run_offline(tmp_path):
+    path = write_sweep(tmp_path, {"optim.lr": {"min": 1e-4, "max": 1e-2}}, method="bayes")
+    raw = yaml.safe_load(sweep.export(sweep.load(path), tmp_path / "out.yaml").read_text())
+    assert raw["method"] == "bayes" and raw["parameters"]["optim.lr"] == {"min": 1e-4, "max": 1e-2}
+    with pytest.raises(ConfigError, match="method 'bayes' cannot run offline"):
+        sweep.run(path, out=str(tmp_path / "runs"), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+HOOK = """
+# Loaded by every process of the killed sweep (PYTHONPATH): run {run_id} writes its record into
+# its staging folder, says so in {marker}, and hangs there, before the rename that finishes it.
+import json, time
+from pathlib import Path
+from lrd.training import record
+
+finish = record.finish
+
+def hang_before_rename(staging, rec):
+    if rec["run_id"] != {run_id!r}:
+        return finish(staging, rec)
+    (Path(staging) / "record.json").write_text(json.dumps(record.clean(rec), default=str))
+    Path({marker!r}).write_text(str(staging))
+    time.sleep(600)
+
+record.finish = hang_before_rename
+"""
+
+
 def test_sigkill_then_resume_runs_every_run_exactly_once(tmp_path):
-    """Kill the whole runner (all its processes) with SIGKILL after the first records appear,
-    then rerun: every run ends with exactly one complete record, runs finished before the kill
-    are not redone (same started_at), and no partial record is ever read as complete."""
-    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7, 8, 9]},
+    """Kill the whole runner (parent and workers) with SIGKILL at a known point: three runs
+    recorded and the fourth hanging with its record written in staging but not yet moved into
+    place. The rerun trains only that fourth run, leaves the first three untouched (same
+    started_at), never reads the staged record as complete, and removes the debris."""
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7]},
                                   "model.name": {"value": "gru"}})
-    out = tmp_path / "runs"
+    out, marker, hook = tmp_path / "runs", tmp_path / "hanging", tmp_path / "hook"
+    hang = next(j.run_id for j in sweep.plan(sweep.load(path), str(out)) if "-6-" in j.run_id)
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK.format(run_id=hang, marker=str(marker)))
     cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
            "--out", str(out), "--results", str(tmp_path)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(records(out)) < 2:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 180   # the three other runs take seconds; this only bounds a hang
+    while not (marker.exists() and len(records(out)) == 3):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the sweep did not reach the hanging run within 180 s")
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {k: r["started_at"] for k, r in records(out).items()}
-    assert 2 <= len(before) < 6, "killed mid-sweep"
-    for rec in records(out).values():
-        assert rec["status"] == "complete"
+    assert hang not in before and all(r["status"] == "complete" for r in records(out).values())
+    staged = Path(marker.read_text())
+    assert staged.parent == out / ".staging" and (staged / "record.json").exists()
+
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "complete 1, diverged 0, failed 0, skipped 3, total 4" in done.stdout
     after = records(out)
-    assert len(after) == 6 and all(r["status"] == "complete" for r in after.values())
+    assert len(after) == 4 and all(r["status"] == "complete" for r in after.values())
     assert {k: after[k]["started_at"] for k in before} == before
     assert not list((out / ".staging").iterdir())
 
@@ -217,7 +398,18 @@ def test_same_sweep_twice_from_scratch_gives_identical_tables(tmp_path):
         tables.append(results.write(tmp_path / name / "runs", tmp_path / name))
     for key in ("runs", "horizon"):
         assert tables[0][key].read_bytes() == tables[1][key].read_bytes(), key
-    assert tables[0]["timing"].read_bytes() != tables[1]["timing"].read_bytes()
+    runs = pd.read_csv(tables[0]["runs"])
+    assert len(runs) == 4 and set(runs["status"]) == {"complete"}
+    # What varies between machines and repeats (times, versions) is kept apart in timing.csv:
+    # none of it in runs.csv, all of it, for every run, in timing.csv, as the records say.
+    timing = pd.read_csv(tables[0]["timing"]).set_index("run_id")
+    assert {"wall_time_s", "train_time_s", "env.device", "env.torch"} <= set(timing.columns)
+    assert not set(timing.columns) & set(runs.columns)
+    assert not [c for c in runs.columns if c.startswith("env.") or c.endswith("time_s")]
+    assert sorted(timing.index) == sorted(runs["run_id"])
+    for rid, rec in records(tmp_path / "a" / "runs").items():
+        assert timing.loc[rid, "wall_time_s"] == pytest.approx(rec["wall_time_s"], rel=1e-5)
+        assert timing.loc[rid, "train_time_s"] == pytest.approx(rec["train_time_s"], rel=1e-5)
 
 
 def test_a_run_shared_by_two_sweeps_runs_once_and_counts_for_both(tmp_path):
@@ -238,6 +430,7 @@ def test_results_keep_committed_curves_when_step_logs_are_absent(tmp_path):
     out = tmp_path / "runs"
     sweep.run(path, workers=1, out=str(out), progress=False)
     first = results.write(out, tmp_path)["curves"].read_bytes()
+    assert set(pd.read_csv(tmp_path / "curves.csv")["run_id"]) == set(records(out))
     for log in out.glob("*/metrics.csv"):
         log.unlink()
     assert results.write(out, tmp_path)["curves"].read_bytes() == first
