@@ -124,10 +124,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU core)")
     s.add_argument("--profile", help="smoke, cpu or paper (default: the one the file names)")
-    s.add_argument("--out", default=None, help="run folder (default: the profile's log.out, "
-                   "else results/runs; smoke runs go to .lrd/smoke/runs)")
+    s.add_argument("--out", default=None, help="run folder, relative to the repository root "
+                   "(default: the runs' log.out: .lrd/runs, or the profile's, e.g. smoke's "
+                   ".lrd/smoke/runs; make reproduce passes results/runs)")
     s.add_argument("--results", default=None,
-                   help="where the tables go (default: results, or beside a non-default --out)")
+                   help="where the tables go (default: beside the run folder)")
     s.add_argument("--retry-failed", action="store_true", help="rerun runs recorded as failed")
     s.add_argument("--export", metavar="FILE",
                    help="write the profile-resolved sweep file for `wandb sweep` and exit")
