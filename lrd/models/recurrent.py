@@ -6,8 +6,8 @@ output head ``self.head = nn.Linear(hidden_size, output_size)`` reads the top la
 A state is a tuple of tensors ``[num_layers, B, H]``: ``(h,)`` or ``(h, c)`` (``state_names``).
 
   fast path       ``forward(inputs)`` and ``run(inputs, state)``: the fused torch module
-                  (measured fastest on CPU, see benchmarks/fast_path.py and each model's
-                  docstring), exact and differentiable in the inputs and the initial state.
+                  (measured fastest on CPU: benchmarks/README.md,
+                  benchmarks/fast_path.py), exact and differentiable in the inputs and the initial state.
   explicit path   ``cell(x_t, state)``: one step of every layer written out (F.linear + gate
                   math; ``layer_cell`` in each model), for Jacobians with autograd/torch.func;
                   ``step`` = cell + head; ``steps(inputs, state)`` loops over t and returns

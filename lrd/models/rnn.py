@@ -5,18 +5,7 @@ Le et al. 2015), or ``linear`` (φ = identity, for analysis: its Jacobian is W_h
 
 Fast path: the fused ``nn.RNN`` for tanh and relu. ``linear`` has no torch kernel, so its fast
 path is the explicit loop (the weights still live in an nn.RNN so the names are the same).
-Measured with ``.venv/bin/python benchmarks/fast_path.py --repeats 30`` (torch 2.13.0 CPU,
-2 threads, B=64, input 10, 1 layer, forward+backward, median ms/step)::
-
-    H    L     fused   cell loop   proj+loop
-    64   50     2.70     3.75        2.65
-    64   200   11.75    16.48       11.45
-    128  50     4.63     5.67        4.70
-    128  200   22.29    26.58       23.30
-
-(cell loop: torch.rnn_tanh_cell per step; proj+loop: W_ih x for all t in one matmul, then a
-loop of F.linear + tanh.) The fused module and proj+loop tie within noise (±5%, and at 1
-thread fused is ahead at every point), the cell loop is 20-40% slower: ``nn.RNN`` it is.
+Why the fused module: benchmarks/README.md (``benchmarks/fast_path.py``).
 """
 
 from __future__ import annotations
