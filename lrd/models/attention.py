@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import lrd.models.init
+from lrd.models.base import Look, Model
 from lrd.errors import ConfigError
 from lrd.models.recurrent import check_common
 from lrd.tasks.base import check_int
@@ -89,8 +90,9 @@ class Block(nn.Module):
         return x + F.dropout(self.mlp(self.ln2(x)), self.dropout, self.training)
 
 
-class Attention(nn.Module):
+class Attention(Model):
     name = "attention"
+    looks = {"attention": Look("Attention", "#CC79A7", "^")}   # purple
     inits = ("default", "xavier")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,

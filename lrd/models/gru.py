@@ -13,13 +13,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrd.models.base import Look
 from lrd.models.recurrent import Recurrent
 
 
 class GRU(Recurrent):
     name = "gru"
+    looks = {"gru": Look("GRU", "#009E73", "D")}   # green
     state_names = ("h",)
-    gates = 3
+    gate_names = ("r", "z", "n")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0):

@@ -19,13 +19,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrd.models.base import Look
 from lrd.models.recurrent import Recurrent
 
 
 class LSTM(Recurrent):
     name = "lstm"
+    looks = {"lstm": Look("LSTM", "#D55E00", "s")}   # vermilion
+    has_forget_gate = True
     state_names = ("h", "c")
-    gates = 4
+    gate_names = ("i", "f", "g", "o")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0,
