@@ -7,7 +7,10 @@ attributes from the class registered in ``lrd.models.MODELS``. A new model subcl
   name                   the registry key and the config's ``model.name``
   looks                  ``{variant: Look}``: how figures and tables show each variant of the
                          model, in figure order (a model without variants has one, its name)
-  variant(params)        the variant a run is, from its resolved model parameters; the
+  variants               ``{variant: params}``: the parameters that make each variant, when
+                         a parameter makes a different model (the RNN's ``nonlinearity``);
+                         empty (the default) for a model with one variant, its name
+  variant(params)        the variant a run is, from its resolved model parameters: the
                          ``model`` column of ``results/runs.csv`` (``rnn-tanh``, ``lstm``)
   weights_are_dynamics   True when W_hh alone (times the diagonal of φ') is the state-to-state
                          map, so the spectrum of W_hh describes the dynamics (the RNN) and its
@@ -41,12 +44,16 @@ class Model(nn.Module):
 
     name: ClassVar[str]
     looks: ClassVar[dict[str, Look]]
+    variants: ClassVar[dict[str, dict]] = {}
     weights_are_dynamics: ClassVar[bool] = False
     has_forget_gate: ClassVar[bool] = False
     inits: ClassVar[Optional[tuple[str, ...]]] = None   # None: every scheme
 
     @classmethod
     def variant(cls, params: dict) -> str:
-        """The variant of a model with resolved ``params`` (a key of ``looks``); by default
-        the model has one variant, its ``name``."""
+        """The variant of a model with resolved ``params`` (a key of ``looks``): the first of
+        ``variants`` whose parameters ``params`` has, else the model's ``name``."""
+        for variant, made_by in cls.variants.items():
+            if all(params.get(k) == v for k, v in made_by.items()):
+                return variant
         return cls.name

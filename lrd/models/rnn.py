@@ -25,14 +25,10 @@ class RNN(Recurrent):
     looks = {"rnn-tanh": Look("RNN (tanh)", "#0072B2", "o"),        # blue
              "rnn-relu": Look("RNN (ReLU)", "#56B4E9", "v"),        # sky blue
              "rnn-linear": Look("RNN (linear)", "#999999", "x")}    # grey
+    variants = {f"rnn-{nl}": {"nonlinearity": nl} for nl in NONLINEARITIES}
     weights_are_dynamics = True   # J_t = diag φ'(·) W_hh
     state_names = ("h",)
     gate_names = ("hh",)
-
-    @classmethod
-    def variant(cls, params: dict) -> str:
-        """``rnn-<nonlinearity>``: the nonlinearity makes a different model."""
-        return f"{cls.name}-{params.get('nonlinearity', 'tanh')}"
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0, nonlinearity: str = "tanh"):
