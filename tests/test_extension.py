@@ -24,7 +24,7 @@ from lrd.models import MODELS, Look
 from lrd.models.recurrent import Recurrent
 from lrd.tasks import TASKS, Batch, SymbolTask
 
-MAGENTA, ORANGE = "#FF00FF", "#FF8000"   # in no built-in look, so a pixel of it is this model's
+MAGENTA, ORANGE = "#FF00FF", "#FF8000"   # in no built-in look: a pixel of it is this model's
 
 
 class LeakyRNN(Recurrent):
