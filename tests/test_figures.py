@@ -266,6 +266,16 @@ def test_style_gives_every_model_one_colour_marker_and_label():
     assert style.model_look("no-such-model") == ("no-such-model", "#444444", "o")
 
 
+def test_every_init_scheme_has_its_own_colour_apart_from_the_models():
+    from lrd.figures import style
+    from lrd.models.init import SCHEMES
+
+    assert style.INIT_ORDER == list(SCHEMES) and set(style.INIT_COLORS) == set(SCHEMES)
+    colours = list(style.INIT_COLORS.values())
+    assert len(set(colours)) == len(colours)
+    assert not set(colours) & {style.model_color(m) for m in style.model_order()}
+
+
 @pytest.mark.parametrize("name", tasklib.available())
 def test_style_reads_task_titles_from_the_task_class(name):
     from lrd.figures import style

@@ -20,13 +20,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from lrd.models import MODELS  # noqa: E402
 from lrd.models.base import UNKNOWN_COLOR, UNKNOWN_MARKER, Look  # noqa: E402
+from lrd.models.init import SCHEMES  # noqa: E402
 from lrd.tasks import TASKS  # noqa: E402
 
 COLUMN = 3.3   # inches, one column of a two-column paper
 PAGE = 6.9     # inches, full text width
 
 # Initialisations and regimes get their own fixed order, colours and line styles.
-INIT_ORDER = ["default", "xavier", "orthogonal", "identity", "gaussian"]
+INIT_ORDER = list(SCHEMES)   # as lrd/models/init.py lists them
 # Kept apart from the model colours, so a colour never means both a model and an init.
 INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#332288",
                "identity": "#882255", "gaussian": "#999933"}
