@@ -13,10 +13,11 @@ import torch
 
 import lrd.models
 import lrd.tasks
-from lrd.analysis import (decay_rates, gradient_decay, lyapunov, spectrum, state_jacobians,
-                          time_constants)
+from lrd.analysis import (analyze, decay_rates, gradient_decay, lyapunov, spectrum,
+                          state_jacobians, summarize, time_constants, weight_spectra)
 from lrd.analysis.jacobians import trajectory
 from lrd.errors import ConfigError
+from lrd.models.recurrent import Recurrent
 
 TASK = lrd.tasks.make("adding")
 
@@ -223,3 +224,44 @@ def test_decay_rates_fit_known_slopes():
     df = pd.DataFrame({"lag": lag, "jacobian_norm": y})
     r = decay_rates(df, ["jacobian_norm"], [(1, 20), (20, 40)])
     np.testing.assert_allclose(r["rate"], [-0.2, -0.05], atol=1e-12)
+
+
+# -- what analysis reads from the model classes ------------------------------------------------
+
+RECURRENT = [n for n, cls in lrd.models.MODELS.items() if issubclass(cls, Recurrent)]
+
+
+@pytest.mark.parametrize("name", RECURRENT)
+def test_weight_spectra_has_one_entry_per_gate_block(name):
+    """``weight_spectra`` labels come from the class's ``gate_names`` (``l{k}`` for a single
+    block); each is the spectrum of those H rows of W_hh, exactly."""
+    gates = lrd.models.MODELS[name].gate_names
+    torch.manual_seed(0)
+    model = lrd.models.make(name, TASK, hidden_size=5, num_layers=2).double()
+    spectra = weight_spectra(model)
+    labels = [f"l{k}" if len(gates) == 1 else f"l{k}.{g}" for k in range(2) for g in gates]
+    assert list(spectra) == labels
+    for k, w in enumerate(model.recurrent_weights()):
+        for i, label in enumerate(labels[k * len(gates):(k + 1) * len(gates)]):
+            eig, sv = spectrum(w[5 * i:5 * (i + 1)])
+            np.testing.assert_array_equal(spectra[label][0], eig)
+            np.testing.assert_array_equal(spectra[label][1], sv)
+
+
+@pytest.mark.parametrize("name", lrd.models.available())
+def test_summary_has_ln_weight_spectra_only_where_weights_are_dynamics(name):
+    """ln ρ(W_hh) and ln σ_max(W_hh) are reported for a class with ``weights_are_dynamics``
+    (the RNN), not for gated models; a model without a state has only the input-gradient
+    decay rate."""
+    cls = lrd.models.MODELS[name]
+    torch.manual_seed(0)
+    model = lrd.models.make(name, TASK, hidden_size=4).double()
+    s = summarize(analyze(model, TASK, batch(n=2, length=6), n_steps=2, n_sequences=2,
+                          jacobian_sequences=2, lyapunov_sequences=2))
+    if not issubclass(cls, Recurrent):
+        assert set(s) == {"grad_decay_rate", "time_s"}
+        return
+    assert ("ln_weight_radius" in s) == ("ln_weight_sigma_max" in s) == cls.weights_are_dynamics
+    if cls.weights_are_dynamics:
+        assert s["ln_weight_radius"] == math.log(s["weight_radius"])
+        assert s["ln_weight_sigma_max"] == math.log(s["weight_sigma_max"])

@@ -199,14 +199,44 @@ def test_analysis_absent_skips_only_the_analysis_figures(tmp_path, capsys):
         assert "error" not in done[name].note
 
 
-def test_empty_results_folder(tmp_path):
+def test_empty_results_folder(tmp_path, capsys):
+    """No runs: every figure is skipped with a note, the README and empty tables are written."""
     from lrd.cli import main
 
     (tmp_path / "runs").mkdir()
+    resultslib.write(tmp_path / "runs", tmp_path)
     assert main(["figures", "--results", str(tmp_path)]) == 0
-    assert (tmp_path / "README.md").exists()
-    assert not list((tmp_path / "figures").glob("*.png")) if (tmp_path / "figures").exists() \
-        else True
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if "skipped (" in line] == \
+        [f"figure {name}" for name in EXPECTED]
+    assert not (tmp_path / "figures").exists()
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.count("_No runs for this table yet._") == 2 and "0 run records." in readme
+    assert (tmp_path / "tables" / "horizon.csv").read_text() == \
+        "task,model,init,regime,horizon,max_length,seeds\n"
+
+
+@pytest.mark.parametrize("make_folder", [False, True], ids=["no folder", "no runs.csv"])
+def test_figures_refuse_a_folder_that_is_not_results_and_write_nothing(tmp_path, capsys,
+                                                                        make_folder):
+    from lrd.cli import main
+    from lrd.errors import ConfigError
+    from lrd.figures import make_all
+    from lrd.results import report
+
+    target = tmp_path / "results"
+    if make_folder:
+        (target / "runs").mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["figures", "--results", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"lrd: error: {target}: not a results folder "
+                   f"({'no runs.csv in it' if make_folder else 'no such folder'}; "
+                   "`lrd results` writes runs.csv)")
+    for call in (lambda: make_all(target), lambda: report.write(target, done=[])):
+        with pytest.raises(ConfigError, match="not a results folder"):
+            call()
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_horizon_findings_match_the_synthetic_horizon(full):
@@ -219,8 +249,48 @@ def test_horizon_findings_match_the_synthetic_horizon(full):
     assert "Attention none" in copy
 
 
-def test_style_gives_every_model_one_colour():
+def test_style_gives_every_model_one_colour_marker_and_label():
+    """Every variant of every registered model: its own colour, marker and label, from its
+    class; models in registration order."""
+    import lrd.models
     from lrd.figures import style
 
-    colours = [style.model_color(m) for m in style.MODEL_ORDER]
+    order = style.model_order()
+    looks = [look for name in lrd.models.available()
+             for look in lrd.models.MODELS[name].looks.values()]
+    assert sorted(map(style.model_look, order)) == sorted(looks) and len(order) == len(looks)
+    for field in ("label", "color", "marker"):
+        values = [getattr(style.model_look(m), field) for m in order]
+        assert len(set(values)) == len(values), field
+    assert order[:4] == ["rnn-tanh", "rnn-relu", "rnn-linear", "lstm"]
+    assert style.model_look("no-such-model") == ("no-such-model", "#444444", "o")
+
+
+def test_every_init_scheme_has_its_own_colour_apart_from_the_models():
+    from lrd.figures import style
+    from lrd.models.init import SCHEMES
+
+    assert style.INIT_ORDER == list(SCHEMES) and set(style.INIT_COLORS) == set(SCHEMES)
+    colours = list(style.INIT_COLORS.values())
     assert len(set(colours)) == len(colours)
+    assert not set(colours) & {style.model_color(m) for m in style.model_order()}
+
+
+@pytest.mark.parametrize("name", tasklib.available())
+def test_style_reads_task_titles_from_the_task_class(name):
+    from lrd.figures import style
+
+    cls = tasklib.TASKS[name]
+    assert style.task_label(name) == cls.label and style.length_symbol(name) == cls.length_symbol
+    assert cls.length_means.endswith(cls.length_symbol)
+    assert style.length_axis(name) == cls.length_means.removeprefix("the ")
+    assert style.task_title(name, tasklib.make(name)) == tasklib.make(name).title()
+    assert style.task_order() == list(tasklib.TASKS)
+
+
+def test_prefix_sum_title_names_its_modulus():
+    from lrd.figures import style
+
+    assert style.task_title("prefix_sum", tasklib.make("prefix_sum", n=7)) == "Prefix sum mod 7"
+    assert style.task_title("prefix_sum") == "Prefix sum"
+    assert style.length_axis("copy") == "delay T" and style.length_symbol("delayed_recall") == "D"

@@ -23,12 +23,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import lrd.models.init
 import lrd.models
+import lrd.models.init
 from lrd.errors import ConfigError
+from lrd.models.recurrent import Recurrent
 
 TASK = SimpleNamespace(input_size=3, output_size=2)
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+# Every registered recurrent model: the schemes act on each of its W_hh gate blocks.
+RECURRENT = [n for n, cls in lrd.models.MODELS.items() if issubclass(cls, Recurrent)]
 H = 128
 
 
@@ -55,10 +57,10 @@ def check_variance(w, var, c):
     assert abs(w.double().mean().item()) < 5 * math.sqrt(var / n)
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("name", RECURRENT)
 def test_orthogonal_every_block(name):
     model = build(name, hidden_size=32, num_layers=2, init="orthogonal")
-    assert len(blocks(model)) == 2 * GATES[name]
+    assert len(blocks(model)) == 2 * len(lrd.models.MODELS[name].gate_names)
     for w in blocks(model):
         torch.testing.assert_close(w @ w.T, torch.eye(32), rtol=0, atol=1e-5)
     scaled = build(name, hidden_size=32, init="orthogonal", init_gain=0.5)
@@ -66,10 +68,9 @@ def test_orthogonal_every_block(name):
         torch.testing.assert_close(w @ w.T, 0.25 * torch.eye(32), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("name", RECURRENT)
 def test_identity_exact(name):
-    model = build(name, hidden_size=16, num_layers=2, init="identity",
-                  **({"nonlinearity": "relu"} if name == "rnn" else {}))
+    model = build(name, hidden_size=16, num_layers=2, init="identity")
     for w in blocks(model):
         assert torch.equal(w, torch.eye(16))
     assert len(biases(model)) == 4 and all(not b.any() for b in biases(model))
@@ -77,14 +78,14 @@ def test_identity_exact(name):
         assert torch.equal(w, 0.01 * torch.eye(16))
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm"])
+@pytest.mark.parametrize("name", RECURRENT)
 @pytest.mark.parametrize("g", [0.5, 1.0, 1.7])
 def test_gaussian_entry_variance(name, g):
     for w in blocks(build(name, hidden_size=H, init="gaussian", init_gain=g)):
         check_variance(w, g * g / H, 2.0)
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("name", RECURRENT)
 def test_xavier_bound_and_variance(name):
     bound = math.sqrt(6 / (2 * H))
     for w in blocks(build(name, hidden_size=H, init="xavier")):
@@ -93,7 +94,7 @@ def test_xavier_bound_and_variance(name):
         check_variance(w, bound ** 2 / 3, 0.8)
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("name", RECURRENT)
 def test_default_is_pytorch_uniform(name):
     model = build(name, hidden_size=H)
     bound = 1 / math.sqrt(H)
@@ -166,9 +167,27 @@ def test_attention_inits():
             lrd.models.make("attention", TASK, init=scheme)
 
 
+@pytest.mark.parametrize("name", [n for n in lrd.models.available()
+                                  if not lrd.models.MODELS[n].has_forget_gate])
+@pytest.mark.parametrize("kw", [{"forget_bias": 1.0}, {"chrono": 10}])
+def test_forget_bias_needs_a_forget_gate(name, kw):
+    """The constructors of these models take no ``forget_bias``; ``apply`` refuses it too."""
+    with pytest.raises(ConfigError) as err:
+        lrd.models.init.apply(build(name, hidden_size=4), "default", **kw)
+    assert str(err.value) == (f"{name}: forget_bias and chrono apply only to a model with a "
+                              "forget gate (lstm)")
+
+
+def test_forget_bias_goes_to_the_f_block_by_gate_name(monkeypatch):
+    """``set_forget_bias`` finds the f and i blocks from ``gate_names``, not fixed offsets."""
+    model = build("lstm", hidden_size=4)
+    monkeypatch.setattr(model, "gate_names", ("f", "i", "g", "o"))
+    lrd.models.init.set_forget_bias(model, lambda n: torch.full((n,), 2.0), input_gate=True)
+    b = (model.core.bias_ih_l0 + model.core.bias_hh_l0).detach()
+    assert torch.equal(b[:4], torch.full((4,), 2.0)) and torch.equal(b[4:8], -b[:4])
+
+
 @pytest.mark.parametrize("name,kw,message", [
-    ("rnn", {"forget_bias": 1.0}, "rnn: forget_bias and chrono apply only to the lstm model"),
-    ("gru", {"chrono": 10}, "gru: forget_bias and chrono apply only to the lstm model"),
     ("lstm", {"forget_bias": 1.0, "chrono": 10}, "give forget_bias or chrono, not both"),
     ("lstm", {"forget_bias": float("nan")}, "forget_bias must be a finite number"),
     ("rnn", {"gain": -1.0}, "init_gain must be a finite number > 0"),

@@ -12,10 +12,14 @@ import lrd.models
 import lrd.tasks
 from lrd.errors import ConfigError
 from lrd.models.attention import alibi_slopes
+from lrd.models.base import Look, Model
+from lrd.models.recurrent import Recurrent
 
-RECURRENT = [("rnn", {"nonlinearity": "tanh"}), ("rnn", {"nonlinearity": "relu"}),
-             ("rnn", {"nonlinearity": "linear"}), ("lstm", {}), ("gru", {})]
-IDS = ["rnn-tanh", "rnn-relu", "rnn-linear", "lstm", "gru"]
+# Every variant of every registered model: (name, the parameters that make the variant).
+VARIANTS = [(name, params) for name, cls in lrd.models.MODELS.items()
+            for params in (list(cls.variants.values()) or [{}])]
+RECURRENT = [(n, p) for n, p in VARIANTS if issubclass(lrd.models.MODELS[n], Recurrent)]
+IDS = [lrd.models.MODELS[n].variant(p) for n, p in RECURRENT]
 STANDIN = SimpleNamespace(input_size=5, output_size=3)
 
 
@@ -35,16 +39,48 @@ def random_state(model, batch_size, seed=1):
 
 
 def test_available():
-    assert lrd.models.available() == ["attention", "gru", "lstm", "rnn"]
+    assert lrd.models.available() == sorted(lrd.models.MODELS)
+    assert {"attention", "gru", "lstm", "rnn"} <= set(lrd.models.available())
+
+
+@pytest.mark.parametrize("name", lrd.models.available())
+def test_every_model_declares_what_figures_and_analysis_read(name):
+    """A Model subclass with a look for each variant; ``variant`` of the resolved parameters
+    names a look; recurrent models name one gate block per H rows of W_hh."""
+    cls = lrd.models.MODELS[name]
+    assert issubclass(cls, Model) and cls.name == name
+    assert cls.looks and all(isinstance(look, Look) for look in cls.looks.values())
+    assert set(cls.variants) <= set(cls.looks)
+    for made_by in (list(cls.variants.values()) or [{}]):
+        params = lrd.models.MODELS.parameters(name, made_by)   # every default filled in
+        assert cls.variant(params) in cls.looks
+    assert cls.variant(lrd.models.MODELS.parameters(name, {})) in cls.looks
+    if issubclass(cls, Recurrent):
+        model = build(name, hidden_size=3)
+        assert cls.gates == len(cls.gate_names) == len(set(cls.gate_names))
+        assert [w.shape for w in model.recurrent_weights()] == [(3 * cls.gates, 3)]
+
+
+def test_variants_of_the_rnn_and_torch_gate_order():
+    rnn = lrd.models.RNN
+    assert [rnn.variant({"nonlinearity": nl}) for nl in ("tanh", "relu", "linear")] == \
+        ["rnn-tanh", "rnn-relu", "rnn-linear"]
+    assert lrd.models.LSTM.variant({"chrono": 10}) == "lstm"
+    # torch's stacking order of the W_hh blocks (nn.LSTM: i, f, g, o; nn.GRU: r, z, n)
+    assert lrd.models.LSTM.gate_names == ("i", "f", "g", "o")
+    assert lrd.models.GRU.gate_names == ("r", "z", "n") and rnn.gate_names == ("hh",)
+    assert rnn.weights_are_dynamics and not lrd.models.LSTM.weights_are_dynamics
+    assert [n for n, c in lrd.models.MODELS.items() if c.has_forget_gate] == ["lstm"]
 
 
 # -- every model on every task -------------------------------------------------------------
 
 @pytest.mark.parametrize("task_name", lrd.tasks.available())
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "attention"])
-def test_every_model_every_task(name, task_name):
+@pytest.mark.parametrize("name,params", VARIANTS,
+                         ids=[lrd.models.MODELS[n].variant(p) for n, p in VARIANTS])
+def test_every_model_every_task(name, params, task_name):
     task = lrd.tasks.make(task_name)
-    model = build(name, task, hidden_size=8)
+    model = build(name, task, hidden_size=8, **params)
     batch = task.sample(4, 6, gen())
     out = model(batch.inputs)
     assert out.shape == (4, task.sequence_length(6), task.output_size)
@@ -129,26 +165,30 @@ def test_truncated_windows_carry_state(name, params):
     assert_close(final2, final)
 
 
-def test_state_api():
-    for name, names in (("rnn", ("h",)), ("gru", ("h",)), ("lstm", ("h", "c"))):
-        model = build(name, hidden_size=5, num_layers=3)
-        assert model.state_names == names
-        state = model.initial_state(4)
-        assert len(state) == len(names)
-        assert all(s.shape == (3, 4, 5) and not s.any() for s in state)
-        ws = model.recurrent_weights()
-        gates = {"rnn": 1, "gru": 3, "lstm": 4}[name]
-        assert [w is getattr(model.core, f"weight_hh_l{k}") for k, w in enumerate(ws)] == \
-               [True] * 3
-        assert all(w.shape == (gates * 5, 5) for w in ws)
-        assert (model.hidden_size, model.num_layers, model.input_size, model.output_size) == \
-               (5, 3, 5, 3)
-        x_t = torch.randn(4, 5)
-        new = model.cell(x_t, state)
-        assert tuple(s.shape for s in new) == tuple(s.shape for s in state)
-        y, new2 = model.step(x_t, state)
-        assert y.shape == (4, 3)
-        assert_close(new2, new)
+def test_state_names():
+    assert lrd.models.LSTM.state_names == ("h", "c")
+    assert lrd.models.RNN.state_names == lrd.models.GRU.state_names == ("h",)
+
+
+@pytest.mark.parametrize("name,params", RECURRENT, ids=IDS)
+def test_state_api(name, params):
+    model = build(name, hidden_size=5, num_layers=3, **params)
+    names = model.state_names
+    state = model.initial_state(4)
+    assert len(state) == len(names)
+    assert all(s.shape == (3, 4, 5) and not s.any() for s in state)
+    ws = model.recurrent_weights()
+    assert [w is getattr(model.core, f"weight_hh_l{k}") for k, w in enumerate(ws)] == \
+           [True] * 3
+    assert all(w.shape == (model.gates * 5, 5) for w in ws)
+    assert (model.hidden_size, model.num_layers, model.input_size, model.output_size) == \
+           (5, 3, 5, 3)
+    x_t = torch.randn(4, 5)
+    new = model.cell(x_t, state)
+    assert tuple(s.shape for s in new) == tuple(s.shape for s in state)
+    y, new2 = model.step(x_t, state)
+    assert y.shape == (4, 3)
+    assert_close(new2, new)
 
 
 def test_cell_jacobian_matches_theory():

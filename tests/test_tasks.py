@@ -8,8 +8,9 @@ import torch
 import lrd.tasks
 from lrd import data
 from lrd.errors import ConfigError
+from lrd.tasks import TASKS, SymbolTask, Task
 
-SYMBOL_TASKS = ["copy", "delayed_recall", "prefix_sum"]
+SYMBOL_TASKS = [n for n, cls in TASKS.items() if issubclass(cls, SymbolTask)]
 
 
 def gen(seed=0):
@@ -181,8 +182,7 @@ def memoryless_estimates(task, length, n):
     return estimate(b.mask)[0], estimate(b.metric_mask)[1], n
 
 
-@pytest.mark.parametrize("name,length", [("copy", 5), ("delayed_recall", 6),
-                                         ("prefix_sum", 1), ("prefix_sum", 12)])
+@pytest.mark.parametrize("name,length", [*((n, 6) for n in SYMBOL_TASKS), ("prefix_sum", 1)])
 def test_symbol_baselines_match_monte_carlo(name, length):
     """Plug-in entropy is biased low by at most ln(1 + (K-1)/n_cell) <= (K-1)/n_cell per cell
     (Paninski 2003); its spread around that is smaller still. A cell (t, x_t) holds about
@@ -271,12 +271,33 @@ def test_bad_task_parameters(name, params, match):
         lrd.tasks.make(name, **params)
 
 
-@pytest.mark.parametrize("name,length", [("copy", 0), ("copy", -3), ("adding", 1),
-                                         ("delayed_recall", 0), ("prefix_sum", 0),
-                                         ("prefix_sum", 2.5), ("copy", True)])
-def test_bad_lengths(name, length):
-    with pytest.raises(ConfigError, match=r"length .* must be an integer >= \d+, got"):
-        lrd.tasks.make(name).sample(2, length, gen())
+@pytest.mark.parametrize("name", lrd.tasks.available())
+@pytest.mark.parametrize("below", [1, 4])
+def test_bad_lengths(name, below):
+    task = lrd.tasks.make(name)
+    for length in (task.min_length - below, 2.5, True):
+        with pytest.raises(ConfigError) as err:
+            task.sample(2, length, gen())
+        assert str(err.value) == (f"{name}: length ({task.length_means}) must be an integer "
+                                  f">= {task.min_length}, got {length!r}")
+    assert task.sample(2, task.min_length, gen()).inputs.shape[0] == 2
+
+
+@pytest.mark.parametrize("name", lrd.tasks.available())
+def test_every_task_declares_what_figures_read(name):
+    """Label, title, the meaning and letter of ``length``: class attributes, not name lookups."""
+    cls = TASKS[name]
+    assert issubclass(cls, Task) and cls.name == name
+    assert cls.label and cls.label[0].isupper() and "_" not in cls.label
+    assert cls.length_means.startswith("the ") and cls.length_means.endswith(cls.length_symbol)
+    assert lrd.tasks.make(name).title().startswith(cls.label)
+
+
+def test_task_titles_and_length_symbols():
+    assert [TASKS[n].length_symbol for n in ("copy", "adding", "delayed_recall", "prefix_sum")] \
+        == ["T", "T", "D", "L"]
+    assert lrd.tasks.make("prefix_sum", n=5).title() == "Prefix sum mod 5"
+    assert lrd.tasks.make("delayed_recall").title() == "Delayed recall"
 
 
 def test_bad_batch_size():

@@ -10,7 +10,10 @@
     result = lrd.analysis.analyze(model, task, batch); lrd.analysis.summarize(result)
 
 Conventions (each module says more): the state is the full state s (every layer, h and c for
-the LSTM, ``jacobians.py``); logs are natural; time constants are −1/ln|λ| steps. In training,
+the LSTM, ``jacobians.py``); logs are natural; time constants are −1/ln|λ| steps. What the
+analysis needs of a model comes from its class (lrd/models/base.py): ``gate_names`` names the
+W_hh blocks of the weight spectra, ``weights_are_dynamics`` adds ln ρ(W_hh) to the summary, and
+a model without a state (no ``cell``) gets the input-gradient decay only. In training,
 ``lrd.analysis.callback.AnalysisCallback`` runs it at init and at the end; ``lrd analyze
 RUN_DIR`` redoes it on a finished run with figures.
 """

@@ -1,7 +1,8 @@
 """Eigenvalues and singular values: of the recurrent weights, and of the state Jacobians.
 
-Weights (descriptive only). ``weight_spectra(model)``: W_hh of every layer of the RNN, and
-each H×H gate block of ``weight_hh`` for the LSTM (i, f, g, o) and GRU (r, z, n). For the
+Weights (descriptive only). ``weight_spectra(model)``: each H×H block of ``weight_hh`` of every
+layer, named by the model's ``gate_names`` (one block, W_hh itself, for the RNN; i, f, g, o for
+the LSTM and r, z, n for the GRU). For the
 tanh/linear RNN, W_hh is what the linearised dynamics multiply by (times diag φ'); for the
 gated models no single block is the state-to-state map, so these spectra only describe the
 weights (what an init produced, how training moved it). Dynamics are judged by the Jacobians.
@@ -29,9 +30,6 @@ import numpy as np
 import torch
 
 from lrd.analysis.jacobians import require_recurrent, state_jacobians
-
-GATES = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
 
 def _array(matrix) -> np.ndarray:
     if isinstance(matrix, torch.Tensor):
@@ -64,9 +62,10 @@ def time_constants(eigenvalues) -> np.ndarray:
 
 def weight_spectra(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{label: (eigenvalues, singular_values)}`` of every W_hh block (descriptive only):
-    labels ``l{k}`` for the RNN, ``l{k}.{gate}`` for the LSTM and GRU."""
+    labels ``l{k}`` for a model with one block (the RNN), else ``l{k}.{gate}`` with the
+    model's ``gate_names``."""
     require_recurrent(model, "weight spectra")
-    gates = GATES.get(model.name, tuple(f"g{i}" for i in range(model.gates)))
+    gates = model.gate_names
     out = {}
     for k, w in enumerate(model.recurrent_weights()):
         for gate, block in zip(gates, w.detach().chunk(len(gates), 0)):

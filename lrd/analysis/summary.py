@@ -14,7 +14,8 @@ the same batch at init and at the end, never trained on):
 ``weight_radius`` / ``weight_sigma_max`` (largest over every W_hh block: for gated models only
 descriptive), ``jacobian_radius`` / ``jacobian_sigma_max`` (mean over the sampled (t, sequence)
 pairs), ``jacobian_tau`` = −1/ln(jacobian_radius), ``ln_jacobian_radius``,
-``ln_jacobian_sigma_max`` (and ``ln_weight_radius`` / ``ln_weight_sigma_max`` for the RNN),
+``ln_jacobian_sigma_max`` (and ``ln_weight_radius`` / ``ln_weight_sigma_max`` for a model
+whose class has ``weights_are_dynamics``, the RNN: there W_hh is the state-to-state map),
 ``grad_decay_rate`` and ``jacobian_decay_rate`` (slope of ln-norm vs lag over all lags ≥ 1)
 and ``lyapunov_max``. The attention model has only ``grad_decay_rate`` (of ‖∂L/∂x_t‖).
 
@@ -36,6 +37,7 @@ from lrd.analysis.gradients import decay_rates, gradient_decay
 from lrd.analysis.jacobians import is_recurrent, model_inputs
 from lrd.analysis.lyapunov import lyapunov
 from lrd.analysis.spectra import jacobian_spectra, time_constants, weight_spectra
+from lrd.models import MODELS
 
 CURVE_COLUMNS = ("lag", "t", "grad_norm", "jacobian_norm", "jacobian_norm_min",
                  "jacobian_norm_max")
@@ -85,6 +87,11 @@ def _rate(rates: pd.DataFrame, quantity: str) -> float:
     return float(row["rate"].iloc[-1]) if len(row) else math.nan
 
 
+def weights_are_dynamics(name: str) -> bool:
+    """``weights_are_dynamics`` of the model class registered as ``name`` (lrd/models/base.py)."""
+    return bool(getattr(MODELS.get(name), "weights_are_dynamics", False))
+
+
 def summarize(result: dict) -> dict:
     """The summary floats of one ``analyze`` result (module docstring)."""
     if "skipped" in result:
@@ -94,7 +101,7 @@ def summarize(result: dict) -> dict:
         radius = max(float(np.abs(e[0])) for e, _ in result["weights"].values())
         sigma = max(float(sv[0]) for _, sv in result["weights"].values())
         s.update(weight_radius=radius, weight_sigma_max=sigma)
-        if result["model"] == "rnn":
+        if weights_are_dynamics(result["model"]):
             s.update(ln_weight_radius=_ln(radius), ln_weight_sigma_max=_ln(sigma))
         j = result["jacobians"]
         jr, js = _nanmean(j["radius"]), _nanmean(j["sigma_max"])

@@ -11,12 +11,10 @@ no runs (or whose runs lack what it needs) is skipped with a one-line note, neve
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
-
 import matplotlib
 
 from lrd.figures import curves, horizon, init, regime, spectra, style
-from lrd.figures.data import Made, Skipped, load_runs
+from lrd.figures.data import Made, Skipped, load_runs, require_results
 
 # In report order.
 FIGURES = [
@@ -33,8 +31,9 @@ FIGURES = [
 
 def make_all(results_dir="results", verbose: bool = True) -> list[Made | Skipped]:
     """Draw every figure from ``results_dir`` into ``results_dir/figures``; return what was
-    made and what was skipped (with why), in report order."""
-    results_dir = Path(results_dir)
+    made and what was skipped (with why), in report order. A folder without ``runs.csv`` is a
+    ConfigError, before anything is drawn or written."""
+    results_dir = require_results(results_dir)
     out_dir = results_dir / "figures"
     runs = load_runs(results_dir)
     done = []

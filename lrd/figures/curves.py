@@ -48,7 +48,8 @@ def make(runs, results_dir: Path, out_dir: Path):
     panels = []
     for name in tasks:
         rows = study(runs, f"horizon_{name}")
-        m = metric(task(name, rows))
+        t = task(name, rows)
+        m = metric(t)
         curves = []
         for _, r in representative(rows, m).iterrows():
             df = metrics_csv(results_dir, r["run_id"])
@@ -57,7 +58,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                 ok = y.notna()
                 curves.append((r, df.loc[ok, "step"].to_numpy(), y[ok].to_numpy()))
         if curves:
-            panels.append((name, int(curves[0][0]["length"]), curves))
+            panels.append((name, t, int(curves[0][0]["length"]), curves))
     if not panels:
         return Skipped(NAME, TITLE, "no curves.csv rows with train/loss for any horizon_<task> run",
                        ["horizon_copy"])
@@ -67,9 +68,9 @@ def make(runs, results_dir: Path, out_dir: Path):
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
                              nrows, ncols, sharey=True)
     models_seen, findings = [], []
-    for ax, (name, length, curves) in zip(axes.flat, panels):
-        for r, x, y in sorted(curves, key=lambda c: style.ordered(
-                [c[0]["model"]], style.MODEL_ORDER)[0]):
+    for ax, (name, t, length, curves) in zip(axes.flat, panels):
+        for r, x, y in sorted(curves, key=lambda c: style.rank(c[0]["model"],
+                                                             style.model_order())):
             c = style.model_color(r["model"])
             w = max(1, int(round(len(y) * 0.02)))
             smooth = pd.Series(y).rolling(w, center=True, min_periods=1).mean().to_numpy()
@@ -83,12 +84,11 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.axhline(1.0, **style.BASELINE)
         ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_title(f"{style.TASK_LABELS.get(name, name).split(' mod')[0]}, "
-                     f"{style.LENGTH_SYMBOL.get(name, 'length')} = {length}")
+        ax.set_title(f"{style.task_label(name)}, {style.length_symbol(name)} = {length}")
         final = {r["model"]: float(np.nanmean(y[-max(1, len(y) // 20):]))
                  for r, x, y in curves}
         best = min(final, key=final.get)
-        findings.append(f"{style.TASK_LABELS.get(name, name)} at length {length}: the lowest "
+        findings.append(f"{style.task_title(name, t)} at length {length}: the lowest "
                         f"final train loss / baseline is {final[best]:.3g} "
                         f"({style.model_label(best)}).")
     for ax in list(axes.flat)[n:]:
@@ -97,7 +97,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     for ax in axes[:, 0]:
         ax.set_ylabel("train loss / baseline loss (log)")
     handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
-               for mo in style.ordered(models_seen, style.MODEL_ORDER)]
+               for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)"),
                 Line2D([], [], ls="", marker="*", ms=7, color="0.5", mec="black", mew=0.4,
                        label="solved (test set)")]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lrd import results as resultslib
+from lrd.errors import ConfigError
 
 
 @dataclass
@@ -36,6 +37,17 @@ class Skipped:
     title: str
     note: str
     sweeps: list[str] = field(default_factory=list)
+
+
+def require_results(results_dir) -> Path:
+    """``results_dir`` as a Path; ConfigError unless it is a folder with ``runs.csv`` (written
+    by ``lrd results``), so that nothing is drawn or written into a folder that is not one."""
+    results_dir = Path(results_dir)
+    if not (results_dir / "runs.csv").is_file():
+        what = "no such folder" if not results_dir.is_dir() else "no runs.csv in it"
+        raise ConfigError(f"{results_dir}: not a results folder ({what}; "
+                          "`lrd results` writes runs.csv)")
+    return results_dir
 
 
 def load_runs(results_dir) -> pd.DataFrame:

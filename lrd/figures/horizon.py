@@ -26,7 +26,7 @@ def _tasks(runs):
         return []
     groups = set(runs["group"].dropna())
     return [t for t in style.ordered([g[len("horizon_"):] for g in groups
-                                      if str(g).startswith("horizon_")], style.TASK_ORDER)]
+                                      if str(g).startswith("horizon_")], style.task_order())]
 
 
 def make(runs, results_dir: Path, out_dir: Path):
@@ -47,12 +47,12 @@ def make(runs, results_dir: Path, out_dir: Path):
         col = f"test.{m.name}"
         stats = per_length(rows, col, ["model", "length"])
         lengths = sorted(rows["length"].unique())
-        models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+        models = style.ordered(rows["model"].unique(), style.model_order())
         for i, model in enumerate(models):
             s = stats[stats["model"] == model]
             c = style.model_color(model)
             ax.fill_between(s["length"], s["lo"], s["hi"], color=c, alpha=0.15, lw=0)
-            ax.plot(s["length"], s["mean"], color=c, marker=style.MODEL_MARKERS.get(model, "o"),
+            ax.plot(s["length"], s["mean"], color=c, marker=style.model_marker(model),
                     label=style.model_label(model), zorder=4)
             seeds = rows[rows["model"] == model]
             dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
@@ -67,15 +67,15 @@ def make(runs, results_dir: Path, out_dir: Path):
             style.log_y(ax)
         else:
             ax.set_ylim(-0.02, 1.03)
-        ax.set_xlabel(style.LENGTH_MEANS.get(name, "length"))
+        ax.set_xlabel(style.length_axis(name))
         ax.set_ylabel(m.label + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
         findings.append(_finding(name, rows))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    handles = [Line2D([], [], color=style.model_color(mo), marker=style.MODEL_MARKERS.get(mo, "o"),
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
                       label=style.model_label(mo))
-               for mo in style.ordered(models_seen, style.MODEL_ORDER)]
+               for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
     fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
@@ -95,7 +95,7 @@ def _finding(name: str, rows) -> str:
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
     parts = []
-    for model in style.ordered(h["model"].unique(), style.MODEL_ORDER):
+    for model in style.ordered(h["model"].unique(), style.model_order()):
         r = h[h["model"] == model].iloc[0]
         parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
                      if r["horizon"] else f"{style.model_label(model)} none")

@@ -22,7 +22,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     rows = study(runs, SWEEP)
     if rows.empty:
         return Skipped(NAME, TITLE, f"no runs of the {SWEEP} sweep", [SWEEP])
-    models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+    models = style.ordered(rows["model"].unique(), style.model_order())
     inits = style.ordered(rows["init"].unique(), style.INIT_ORDER)
     lengths = sorted(int(v) for v in rows["length"].unique())
     stats = per_length(rows, "test.mse", ["model", "init", "length"])

@@ -31,11 +31,12 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
     if rows.empty:
         return Skipped(REGIME, title, f"no runs of the {REGIME_SWEEP} sweep", [REGIME_SWEEP])
     name = rows["task"].iloc[0]
-    m = metric(task(name, rows))
+    t = task(name, rows)
+    m = metric(t)
     col = f"test.{m.name}"
     regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
     lengths = sorted(int(v) for v in rows["length"].unique())
-    models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+    models = style.ordered(rows["model"].unique(), style.model_order())
     stats = per_length(rows, col, ["model", "regime", "length"])
     width = min(style.PAGE, 1.5 + len(models) * (0.6 * len(lengths) + 0.4))
     fig, axes = style.figure(width, 0.5 + 0.34 * len(regimes) + 0.5, 1, len(models),
@@ -46,9 +47,9 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
         frac, text = solved_grid(s, "regime", regimes, lengths, lambda v: f"{v:.3f}")
         im = style.heatmap(ax, frac, text, [style.REGIME_LABELS.get(r, r) for r in regimes],
                            lengths)
-        ax.set_title(f"{style.model_label(model)} on {style.TASK_LABELS.get(name, name).lower()}",
+        ax.set_title(f"{style.model_label(model)} on {style.task_title(name, t).lower()}",
                      color=style.model_color(model))
-        ax.set_xlabel(f"training length ({style.LENGTH_MEANS.get(name, 'length')})")
+        ax.set_xlabel(f"training length ({style.length_axis(name)})")
         for regime in regimes:
             ok = s[(s["regime"] == regime) & (s["solved"] * 2 >= s["seeds"])]
             findings.append(f"{style.model_label(model)} with {style.REGIME_LABELS.get(regime, regime)}"
@@ -91,7 +92,7 @@ def make_generalisation(runs, results_dir: Path, out_dir: Path):
     long = pd.concat(long, ignore_index=True)
     stats = per_length(long, "value", ["length", "model", "regime", "test_length"])
     trains = sorted(int(v) for v in rows["length"].unique())
-    models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+    models = style.ordered(rows["model"].unique(), style.model_order())
     regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
     fig, axes = style.figure(style.PAGE if len(trains) > 1 else style.COLUMN, 2.5, 1,
                              len(trains), sharey=True)
@@ -118,7 +119,7 @@ def make_generalisation(runs, results_dir: Path, out_dir: Path):
         style.log_length_axis(ax, tests)
         ax.set_ylim(0, 1.03)
         ax.set_title(f"trained at length {L}")
-        ax.set_xlabel(f"test length ({style.LENGTH_MEANS.get(name, 'length')}, log)")
+        ax.set_xlabel(f"test length ({style.length_axis(name)}, log)")
         s = stats[(stats["length"] == L) & (stats["test_length"] == max(tests))]
         if len(s):
             b = s.loc[s["mean"].idxmax()]

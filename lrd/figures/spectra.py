@@ -44,7 +44,7 @@ def _runs(runs):
 
 
 def _grid(rows):
-    models = style.ordered(rows["model"].unique(), style.MODEL_ORDER)
+    models = style.ordered(rows["model"].unique(), style.model_order())
     inits = style.ordered(rows["init"].unique(), style.INIT_ORDER)
     return models, inits
 
@@ -140,7 +140,7 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     if not pairs:
         return Skipped(name, title, f"no {SWEEP} run has analysis_init.npz and "
                        "analysis_end.npz with W_hh eigenvalues", [SWEEP])
-    models = style.ordered({k[0] for k in pairs}, style.MODEL_ORDER)
+    models = style.ordered({k[0] for k in pairs}, style.model_order())
     inits = style.ordered({k[1] for k in pairs}, style.INIT_ORDER)
     side = min(1.35, (style.PAGE - 0.4) / len(inits))
     fig, axes = style.figure(0.45 + side * len(inits), 0.45 + side * len(models), len(models),
@@ -203,7 +203,7 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     if not pairs:
         return Skipped(name, title, f"no {SWEEP} run has analysis_*.npz with gradient-decay "
                        "curves", [SWEEP])
-    models = style.ordered({k[0] for k in pairs}, style.MODEL_ORDER)
+    models = style.ordered({k[0] for k in pairs}, style.model_order())
     inits = style.ordered({k[1] for k in pairs}, style.INIT_ORDER)
     fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 3.1, 1,
                              len(models), sharey=True)

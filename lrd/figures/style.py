@@ -1,7 +1,10 @@
 """Shared look of every figure: one colour per model, sizes for a two-column paper, saving.
 
-Colours are the Okabe–Ito palette (distinguishable with the common colour-vision deficiencies
-and in greyscale print by marker). A model keeps its colour and marker in every figure.
+A model's label, colour and marker come from its class (``looks`` in ``lrd.models.MODELS``, see
+lrd/models/base.py), a task's title and length symbol from its class in ``lrd.tasks.TASKS``;
+models and tasks are ordered as registered. The built-in models use the Okabe–Ito palette
+(distinguishable with the common colour-vision deficiencies, and in greyscale print by marker).
+A model keeps its colour and marker in every figure.
 Figures are sized in inches for a paper: ``COLUMN`` (one column, 3.3 in) and ``PAGE`` (full
 width, 6.9 in), with 8 pt text, so they are readable when placed at that width without scaling.
 """
@@ -15,26 +18,16 @@ import matplotlib
 matplotlib.use("Agg", force=False)  # headless; figures are built on matplotlib.figure.Figure
 from matplotlib.figure import Figure  # noqa: E402
 
+from lrd.models import MODELS  # noqa: E402
+from lrd.models.base import UNKNOWN_COLOR, UNKNOWN_MARKER, Look  # noqa: E402
+from lrd.models.init import SCHEMES  # noqa: E402
+from lrd.tasks import TASKS  # noqa: E402
+
 COLUMN = 3.3   # inches, one column of a two-column paper
 PAGE = 6.9     # inches, full text width
 
-# Okabe–Ito. Fixed per model, in every figure.
-MODEL_COLORS = {
-    "rnn-tanh": "#0072B2",    # blue
-    "rnn-relu": "#56B4E9",    # sky blue
-    "rnn-linear": "#999999",  # grey
-    "lstm": "#D55E00",        # vermilion
-    "gru": "#009E73",         # green
-    "attention": "#CC79A7",   # purple
-}
-MODEL_MARKERS = {"rnn-tanh": "o", "rnn-relu": "v", "rnn-linear": "x", "lstm": "s", "gru": "D",
-                 "attention": "^"}
-MODEL_ORDER = list(MODEL_COLORS)
-MODEL_LABELS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "rnn-linear": "RNN (linear)",
-                "lstm": "LSTM", "gru": "GRU", "attention": "Attention"}
-
 # Initialisations and regimes get their own fixed order, colours and line styles.
-INIT_ORDER = ["default", "xavier", "orthogonal", "identity", "gaussian"]
+INIT_ORDER = list(SCHEMES)   # as lrd/models/init.py lists them
 # Kept apart from the model colours, so a colour never means both a model and an init.
 INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#332288",
                "identity": "#882255", "gaussian": "#999933"}
@@ -43,12 +36,6 @@ REGIME_LABELS = {"full": "full BPTT", "truncated": "truncated BPTT",
                  "teacher_forcing": "teacher forcing", "curriculum": "curriculum"}
 REGIME_STYLES = {"full": ("-", "o"), "truncated": ("--", "s"), "teacher_forcing": (":", "^"),
                  "curriculum": ("-.", "D")}
-TASK_LABELS = {"copy": "Copy", "adding": "Adding", "delayed_recall": "Delayed recall",
-               "prefix_sum": "Prefix sum mod n"}
-TASK_ORDER = list(TASK_LABELS)
-LENGTH_MEANS = {"copy": "delay T", "adding": "sequence length T",
-                "delayed_recall": "delay D", "prefix_sum": "sequence length L"}
-LENGTH_SYMBOL = {"copy": "T", "adding": "T", "delayed_recall": "D", "prefix_sum": "L"}
 
 BASELINE = dict(color="0.35", ls="--", lw=0.9)      # memoryless baseline
 THRESHOLD = dict(color="0.35", ls=":", lw=0.9)      # the "solved" threshold
@@ -70,19 +57,64 @@ def ordered(values, order) -> list:
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
 
 
-def task_title(name: str, task=None) -> str:
-    """The task as a panel title, with its modulus for prefix sum."""
-    if name == "prefix_sum" and task is not None and hasattr(task, "n"):
-        return f"Prefix sum mod {task.n}"
-    return TASK_LABELS.get(name, name)
+def rank(value, order) -> int:
+    """Position of ``value`` in ``order``; anything else after all of it."""
+    return order.index(value) if value in order else len(order)
+
+
+# -- models: from their classes in lrd.models.MODELS -----------------------------------------
+def model_order() -> list[str]:
+    """Every variant (``runs.csv``'s ``model``) of every registered model, as registered."""
+    return [v for cls in MODELS.values() for v in getattr(cls, "looks", {})]
+
+
+def model_look(model: str) -> Look:
+    """The ``Look`` of variant ``model`` from its class; grey circles if no class has it."""
+    for cls in MODELS.values():
+        looks = getattr(cls, "looks", {})
+        if model in looks:
+            return looks[model]
+    return Look(model, UNKNOWN_COLOR, UNKNOWN_MARKER)
 
 
 def model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
+    return model_look(model).label
 
 
 def model_color(model: str) -> str:
-    return MODEL_COLORS.get(model, "#444444")
+    return model_look(model).color
+
+
+def model_marker(model: str) -> str:
+    return model_look(model).marker
+
+
+# -- tasks: from their classes in lrd.tasks.TASKS --------------------------------------------
+def task_order() -> list[str]:
+    """Every registered task, as registered."""
+    return list(TASKS)
+
+
+def task_label(name: str) -> str:
+    """The task's display name (``Task.label``), or ``name`` for an unregistered task."""
+    return getattr(TASKS.get(name), "label", name)
+
+
+def task_title(name: str, task=None) -> str:
+    """The task as a panel title: ``task.title()`` (with its parameters, e.g. the modulus of
+    prefix sum) if the task object is given, else its label."""
+    return task.title() if task is not None else task_label(name)
+
+
+def length_symbol(name: str) -> str:
+    """The letter of the task's length (``Task.length_symbol``: T, D, L)."""
+    return getattr(TASKS.get(name), "length_symbol", "length")
+
+
+def length_axis(name: str) -> str:
+    """An axis label for the task's length: ``Task.length_means`` without its article."""
+    means = getattr(TASKS.get(name), "length_means", "length")
+    return means.removeprefix("the ")
 
 
 def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):

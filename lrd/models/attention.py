@@ -18,12 +18,8 @@ Memory: queries are processed in chunks of ``chunk`` (default 512) rows against 
 may see, so the bias is at most [heads, chunk, L] (expanded, not copied, over the batch), never
 [L, L]. The 4-D mask lets torch use its fused (flash) CPU kernel, which never holds the
 [B, heads, chunk, L] scores; with a 3-D mask, or dropout in training, it falls back to the math
-kernel, which does, and then the chunking is what bounds memory. Measured (torch 2.13.0 CPU,
-2 threads on a machine shared with other jobs, d=128, 4 heads, 1 layer, no grad, batch 8,
-L=5000), peak RSS growth and time: chunk 128 +0.25 GB, 3.5 s; chunk 512 +0.26 GB, 2.2-3.3 s;
-chunk 1024 +0.35 GB, 2.1 s; no chunking +1.0 GB, 2.6 s. With the 3-D mask (math kernel): chunk
-128 +0.5 GB, 2.2 s; 512 +1.0 GB, 3.1 s; 2048 +2.7 GB, 5.3 s. Without chunking the math kernel's
-scores alone would be 8·4·5000² floats, 3.2 GB.
+kernel, which does, and then the chunking is what bounds memory. Peak memory and time per
+``chunk``: benchmarks/README.md.
 
 ``init``: ``default`` (PyTorch's) or ``xavier`` (Glorot uniform on every linear weight, zero
 biases); ``init_gain`` multiplies those weights. The recurrent schemes do not apply.
@@ -38,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import lrd.models.init
+from lrd.models.base import Look, Model
 from lrd.errors import ConfigError
 from lrd.models.recurrent import check_common
 from lrd.tasks.base import check_int
@@ -93,8 +90,9 @@ class Block(nn.Module):
         return x + F.dropout(self.mlp(self.ln2(x)), self.dropout, self.training)
 
 
-class Attention(nn.Module):
+class Attention(Model):
     name = "attention"
+    looks = {"attention": Look("Attention", "#CC79A7", "^")}   # purple
     inits = ("default", "xavier")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,

@@ -3,20 +3,8 @@
     r = σ(W_ir x + b_ir + W_hr h + b_hr),   z = σ(W_iz x + b_iz + W_hz h + b_hz)
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
 
-Fast path: the fused ``nn.GRU``. Measured with ``.venv/bin/python benchmarks/fast_path.py
---repeats 30`` (torch 2.13.0 CPU, 2 threads, B=64, input 10, 1 layer, forward+backward,
-median ms/step)::
-
-    H    L     fused   cell loop   proj+loop
-    64   50     7.59     8.45        9.19
-    64   200   33.44    41.84       40.25
-    128  50    15.40    15.55       17.54
-    128  200   61.16    63.00       68.67
-
-(cell loop: torch.gru_cell per step, which is what nn.GRUCell calls; proj+loop: W_ih x for all
-t in one matmul, then gate math per step.) A GRUCell loop had been reported faster than nn.GRU
-on this machine; in these runs it is not: it ties at H=128 (within 1-3%, at 1 thread it wins
-H=128 L=50 by 2%) and loses by 10-25% at H=64. ``nn.GRU`` it is.
+Fast path: the fused ``nn.GRU``; why the fused module: benchmarks/README.md
+(``benchmarks/fast_path.py``).
 """
 
 from __future__ import annotations
@@ -25,13 +13,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrd.models.base import Look
 from lrd.models.recurrent import Recurrent
 
 
 class GRU(Recurrent):
     name = "gru"
+    looks = {"gru": Look("GRU", "#009E73", "D")}   # green
     state_names = ("h",)
-    gates = 3
+    gate_names = ("r", "z", "n")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0):

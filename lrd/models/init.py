@@ -91,21 +91,24 @@ def apply(model: nn.Module, scheme: str = "default", gain: float = 1.0,
     """Initialise ``model`` in place with ``scheme`` (see the module docstring).
 
     ``model.name`` names it in messages; ``model.inits`` (if set) lists the schemes it accepts.
-    A recurrent model has ``core`` (an nn.RNN / nn.LSTM / nn.GRU) and ``gates`` (1, 4 or 3).
-    ``forget_bias`` and ``chrono`` (LSTM only) are applied after the scheme.
+    A recurrent model has ``core`` (an nn.RNN / nn.LSTM / nn.GRU) and ``gate_names`` (the
+    blocks of W_hh). ``forget_bias`` and ``chrono`` apply to a model whose class has
+    ``has_forget_gate`` (the LSTM), after the scheme.
     """
     name = getattr(model, "name", type(model).__name__)
     if scheme not in SCHEMES:
         raise ConfigError(f"{name}: unknown init '{scheme}'; available: {', '.join(SCHEMES)}")
-    allowed = getattr(model, "inits", tuple(SCHEMES))
+    allowed = getattr(model, "inits", None) or tuple(SCHEMES)
     if scheme not in allowed:
         raise ConfigError(f"{name}: init '{scheme}' does not apply to this model; "
                           f"{name} allows: {', '.join(allowed)}")
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain > 0 \
             or not math.isfinite(gain):
         raise ConfigError(f"{name}: init_gain must be a finite number > 0, got {gain!r}")
-    if (forget_bias is not None or chrono is not None) and name != "lstm":
-        raise ConfigError(f"{name}: forget_bias and chrono apply only to the lstm model")
+    if (forget_bias is not None or chrono is not None) \
+            and not getattr(model, "has_forget_gate", False):
+        raise ConfigError(f"{name}: forget_bias and chrono apply only to a model with a forget "
+                          f"gate ({', '.join(forget_gated())})")
     if forget_bias is not None and chrono is not None:
         raise ConfigError(f"{name}: give forget_bias or chrono, not both "
                           "(chrono sets the forget-gate bias itself)")
@@ -126,7 +129,7 @@ def apply(model: nn.Module, scheme: str = "default", gain: float = 1.0,
         return
 
     for w_hh in model.recurrent_weights():
-        for block in w_hh.data.chunk(model.gates, 0):  # views: written in place
+        for block in w_hh.data.chunk(len(model.gate_names), 0):  # views: written in place
             SCHEMES[scheme](block, gain)
     biases = [p for n, p in model.core.named_parameters() if n.startswith("bias")]
     if scheme == "identity":
@@ -139,6 +142,12 @@ def apply(model: nn.Module, scheme: str = "default", gain: float = 1.0,
                         input_gate=True)
 
 
+def forget_gated() -> list[str]:
+    """Names of the registered models with a forget gate."""
+    from lrd.models import MODELS  # lrd.models imports this module
+    return [n for n, cls in MODELS.items() if getattr(cls, "has_forget_gate", False)]
+
+
 @torch.no_grad()
 def set_forget_bias(model: nn.Module, draw, input_gate: bool = False) -> None:
     """Set every LSTM layer's effective forget-gate bias b_ih + b_hh to ``draw(H)``.
@@ -148,7 +157,8 @@ def set_forget_bias(model: nn.Module, draw, input_gate: bool = False) -> None:
     b_f = log U[1, T_max - 1], b_i = -b_f, giving forget-gate time constants up to ~T_max).
     """
     H = model.hidden_size
-    f, i = slice(H, 2 * H), slice(0, H)  # torch's LSTM gate order: i, f, g, o
+    f, i = (model.gate_names.index(g) for g in ("f", "i"))  # blocks of W_hh and of the biases
+    f, i = slice(f * H, (f + 1) * H), slice(i * H, (i + 1) * H)
     for k in range(model.num_layers):
         b_ih, b_hh = getattr(model.core, f"bias_ih_l{k}"), getattr(model.core, f"bias_hh_l{k}")
         b = draw(H).to(b_ih)

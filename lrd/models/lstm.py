@@ -7,18 +7,8 @@ State ``(h, c)``. ``forget_bias=b`` sets the forget-gate bias to b (Gers et al. 
 Jozefowicz et al. 2015 recommend 1); ``chrono=T_max`` is the chrono initialisation (Tallec &
 Ollivier 2018): b_f ~ log U[1, T_max-1], b_i = -b_f. Both act after ``init`` (lrd/models/init.py).
 
-Fast path: the fused ``nn.LSTM``. Measured with ``.venv/bin/python benchmarks/fast_path.py
---repeats 30`` (torch 2.13.0 CPU, 2 threads, B=64, input 10, 1 layer, forward+backward,
-median ms/step)::
-
-    H    L     fused   cell loop   proj+loop
-    64   50     2.74     9.86        9.80
-    64   200   19.16    42.19       44.50
-    128  50     5.28    19.28       20.06
-    128  200   38.94    80.15       84.84
-
-(cell loop: torch.lstm_cell per step; proj+loop: W_ih x for all t in one matmul, then gate
-math per step.) The fused module is 2-4x faster everywhere: ``nn.LSTM`` it is.
+Fast path: the fused ``nn.LSTM``; why the fused module: benchmarks/README.md
+(``benchmarks/fast_path.py``).
 """
 
 from __future__ import annotations
@@ -29,13 +19,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrd.models.base import Look
 from lrd.models.recurrent import Recurrent
 
 
 class LSTM(Recurrent):
     name = "lstm"
+    looks = {"lstm": Look("LSTM", "#D55E00", "s")}   # vermilion
+    has_forget_gate = True
     state_names = ("h", "c")
-    gates = 4
+    gate_names = ("i", "f", "g", "o")
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0,

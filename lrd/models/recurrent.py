@@ -6,8 +6,8 @@ output head ``self.head = nn.Linear(hidden_size, output_size)`` reads the top la
 A state is a tuple of tensors ``[num_layers, B, H]``: ``(h,)`` or ``(h, c)`` (``state_names``).
 
   fast path       ``forward(inputs)`` and ``run(inputs, state)``: the fused torch module
-                  (measured fastest on CPU, see benchmarks/fast_path.py and each model's
-                  docstring), exact and differentiable in the inputs and the initial state.
+                  (measured fastest on CPU: benchmarks/README.md), exact and
+                  differentiable in the inputs and the initial state.
   explicit path   ``cell(x_t, state)``: one step of every layer written out (F.linear + gate
                   math; ``layer_cell`` in each model), for Jacobians with autograd/torch.func;
                   ``step`` = cell + head; ``steps(inputs, state)`` loops over t and returns
@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import lrd.models.init
+from lrd.models.base import Model
 from lrd.errors import ConfigError
 from lrd.tasks.base import check_int
 
@@ -47,14 +48,19 @@ def check_choice(name: str, key: str, value, allowed) -> None:
         raise ConfigError(f"{name}: {key} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-class Recurrent(nn.Module):
-    """Base class; subclasses set the class attributes, build ``core`` and write
-    ``layer_cell``. ``task`` is anything with ``input_size`` and ``output_size``."""
+class Recurrent(Model):
+    """Base class; subclasses set the class attributes (these and ``Model``'s), build ``core``
+    and write ``layer_cell``. ``task`` is anything with ``input_size`` and ``output_size``."""
 
-    name: ClassVar[str]
     state_names: ClassVar[tuple[str, ...]]
-    gates: ClassVar[int]          # gate blocks stacked in weight_hh: 1 (rnn), 4 (lstm), 3 (gru)
+    gate_names: ClassVar[tuple[str, ...]]  # the H×H blocks stacked in weight_hh, in torch's order
+    gates: ClassVar[int]          # len(gate_names), set for each subclass
     fused: ClassVar[bool] = True  # False: no torch kernel, ``run`` is the explicit loop
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "gate_names" in vars(cls):
+            cls.gates = len(cls.gate_names)
 
     def __init__(self, task, hidden_size: int, num_layers: int, dropout: float):
         super().__init__()

@@ -5,18 +5,7 @@ Le et al. 2015), or ``linear`` (φ = identity, for analysis: its Jacobian is W_h
 
 Fast path: the fused ``nn.RNN`` for tanh and relu. ``linear`` has no torch kernel, so its fast
 path is the explicit loop (the weights still live in an nn.RNN so the names are the same).
-Measured with ``.venv/bin/python benchmarks/fast_path.py --repeats 30`` (torch 2.13.0 CPU,
-2 threads, B=64, input 10, 1 layer, forward+backward, median ms/step)::
-
-    H    L     fused   cell loop   proj+loop
-    64   50     2.70     3.75        2.65
-    64   200   11.75    16.48       11.45
-    128  50     4.63     5.67        4.70
-    128  200   22.29    26.58       23.30
-
-(cell loop: torch.rnn_tanh_cell per step; proj+loop: W_ih x for all t in one matmul, then a
-loop of F.linear + tanh.) The fused module and proj+loop tie within noise (±5%, and at 1
-thread fused is ahead at every point), the cell loop is 20-40% slower: ``nn.RNN`` it is.
+Why the fused module: benchmarks/README.md (``benchmarks/fast_path.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrd.models.base import Look
 from lrd.models.recurrent import Recurrent, check_choice
 
 NONLINEARITIES = ("tanh", "relu", "linear")
@@ -32,8 +22,13 @@ NONLINEARITIES = ("tanh", "relu", "linear")
 
 class RNN(Recurrent):
     name = "rnn"
+    looks = {"rnn-tanh": Look("RNN (tanh)", "#0072B2", "o"),        # blue
+             "rnn-relu": Look("RNN (ReLU)", "#56B4E9", "v"),        # sky blue
+             "rnn-linear": Look("RNN (linear)", "#999999", "x")}    # grey
+    variants = {f"rnn-{nl}": {"nonlinearity": nl} for nl in NONLINEARITIES}
+    weights_are_dynamics = True   # J_t = diag φ'(·) W_hh
     state_names = ("h",)
-    gates = 1
+    gate_names = ("hh",)
 
     def __init__(self, task, hidden_size: int = 128, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "default", init_gain: float = 1.0, nonlinearity: str = "tanh"):

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lrd.training import record
 from lrd.errors import ConfigError
+from lrd.models import MODELS
+from lrd.training import record
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
 CURVE_BIN = 50
@@ -32,9 +33,11 @@ TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_thre
 
 
 def model_label(cfg: dict) -> str:
-    """The model as researchers name it: rnn-tanh, rnn-relu, rnn-linear, lstm, gru, attention."""
-    name = cfg["model"]["name"]
-    return f"{name}-{cfg['model']['nonlinearity']}" if name == "rnn" else name
+    """The model as researchers name it (rnn-tanh, rnn-relu, lstm, ...): the ``variant`` of
+    the registered class for the recorded parameters; the bare name if no class is registered
+    under it."""
+    cls = MODELS.get(cfg["model"]["name"])
+    return cls.variant(cfg["model"]) if hasattr(cls, "variant") else cfg["model"]["name"]
 
 
 def memberships(runs_dir) -> dict[str, list[str]]:

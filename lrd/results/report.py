@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from lrd import results as resultslib
-from lrd.training.record import write_atomic
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, load_runs, study
+from lrd.figures.data import Made, Skipped, load_runs, require_results, study
+from lrd.tasks.prefix_sum import PrefixSum
+from lrd.training.record import write_atomic
 
 PREFIX_SWEEP = "prefix_sum_study"
 
@@ -37,19 +40,16 @@ def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["task", "model", "init", "regime", "horizon",
                                      "max_length", "seeds"])
     h = h.copy()
-    h["_t"] = h["task"].map(lambda t: _rank(t, style.TASK_ORDER))
-    h["_m"] = h["model"].map(lambda m: _rank(m, style.MODEL_ORDER))
-    h["_i"] = h["init"].map(lambda i: _rank(i, style.INIT_ORDER))
-    h["_r"] = h["regime"].map(lambda r: _rank(r, style.REGIME_ORDER))
+    tasks, models = style.task_order(), style.model_order()
+    h["_t"] = h["task"].map(lambda t: style.rank(t, tasks))
+    h["_m"] = h["model"].map(lambda m: style.rank(m, models))
+    h["_i"] = h["init"].map(lambda i: style.rank(i, style.INIT_ORDER))
+    h["_r"] = h["regime"].map(lambda r: style.rank(r, style.REGIME_ORDER))
     h = h.sort_values(["_t", "task", "_m", "model", "_i", "init", "_r", "regime"], kind="stable")
     h = h.drop(columns=["_t", "_m", "_i", "_r"]).reset_index(drop=True)
     for c in ("horizon", "max_length", "seeds"):
         h[c] = h[c].astype(int)
     return h
-
-
-def _rank(value, order) -> int:
-    return order.index(value) if value in order else len(order)
 
 
 def prefix_sum_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -69,8 +69,9 @@ def prefix_sum_table(runs: pd.DataFrame) -> pd.DataFrame:
                                                   errors="coerce").mean())
         out.append(row)
     t = pd.DataFrame(out)
-    t["_r"] = t["regime"].map(lambda r: _rank(r, style.REGIME_ORDER))
-    t["_m"] = t["model"].map(lambda m: _rank(m, style.MODEL_ORDER))
+    models = style.model_order()
+    t["_r"] = t["regime"].map(lambda r: style.rank(r, style.REGIME_ORDER))
+    t["_m"] = t["model"].map(lambda m: style.rank(m, models))
     t = t.sort_values(["train_length", "_r", "regime", "_m", "model"], kind="stable")
     return t.drop(columns=["_r", "_m"]).reset_index(drop=True)
 
@@ -129,13 +130,22 @@ def _is_num(s: str) -> bool:
     return s == "–" or re.fullmatch(r"-?\d+(\.\d+)?", s) is not None
 
 
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    build: Callable[[pd.DataFrame], pd.DataFrame]
+    sweeps: tuple[str, ...] = ()   # the sweeps it comes from; () for every sweep
+
+
+# name -> table, in report order; each is written to tables/<name>.{csv,md,tex}.
 TABLES = {
-    "horizon": ("Memory horizon: the largest training length solved in at least half of the "
-                "seeds per task, model, initialisation and regime (0: none solved), the "
-                "largest length tried, and the number of seeds.", horizon_table),
-    "prefix_sum": ("Prefix sum mod n: mean test accuracy over seeds of the final model at the "
-                   "training length (acc@train) and at each test length (acc@N), per training "
-                   "length, regime and model.", prefix_sum_table),
+    "horizon": Table("Memory horizon: the largest training length solved in at least half of "
+                     "the seeds per task, model, initialisation and regime (0: none solved), "
+                     "the largest length tried, and the number of seeds.", horizon_table),
+    PrefixSum.name: Table(f"{PrefixSum.label} mod n: mean test accuracy over seeds of the final "
+                          "model at the training length (acc@train) and at each test length "
+                          "(acc@N), per training length, regime and model.", prefix_sum_table,
+                          (PREFIX_SWEEP,)),
 }
 
 
@@ -146,13 +156,13 @@ def write_tables(results_dir, runs: pd.DataFrame | None = None) -> dict[str, pd.
     out_dir = results_dir / "tables"
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {}
-    for name, (caption, build) in TABLES.items():
-        df = build(runs)
+    for name, table in TABLES.items():
+        df = table.build(runs)
         tables[name] = df
         write_atomic(out_dir / f"{name}.csv", to_csv(df))
         write_atomic(out_dir / f"{name}.md", to_markdown(df))
         label = f"tab:{name.replace('_', '-')}"
-        write_atomic(out_dir / f"{name}.tex", to_latex(df, caption, label))
+        write_atomic(out_dir / f"{name}.tex", to_latex(df, table.caption, label))
     return tables
 
 
@@ -224,16 +234,17 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
         out += [""]
     out += ["## Tables", "",
             "Each table is also under `tables/` as CSV and LaTeX (booktabs).", ""]
-    for name, (caption, _) in TABLES.items():
+    for name, table in TABLES.items():
         df = tables[name]
-        out += [f"### {name.replace('_', ' ').capitalize()}", "", caption, "",
+        out += [f"### {name.replace('_', ' ').capitalize()}", "", table.caption, "",
                 f"Files: [tables/{name}.csv](tables/{name}.csv), "
                 f"[tables/{name}.md](tables/{name}.md), [tables/{name}.tex](tables/{name}.tex)."
                 , ""]
         out += [to_markdown(df) if len(df) else "_No runs for this table yet._", ""]
-        if name == "prefix_sum":
-            out += ["Sweep: `configs/sweeps/prefix_sum_study.yaml`.", "", "```bash",
-                    command([PREFIX_SWEEP]), "```", ""]
+        if table.sweeps:
+            out += [f"Sweep{'s' if len(table.sweeps) > 1 else ''}: "
+                    + ", ".join(f"`configs/sweeps/{s}.yaml`" for s in table.sweeps) + ".", "",
+                    "```bash", command(list(table.sweeps)), "```", ""]
         else:
             out += ["Sweeps: every sweep (`make reproduce`), then `lrd figures`.", ""]
     return "\n".join(out).rstrip() + "\n"
@@ -241,10 +252,11 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
 
 def write(results_dir="results", done: list | None = None) -> dict[str, Path]:
     """Tables and ``results_dir/README.md``; ``done`` is what ``lrd.figures.make_all`` returned
-    (drawn here if not given). Returns the paths written."""
+    (drawn here if not given). Returns the paths written. A folder without ``runs.csv`` is a
+    ConfigError, before anything is written."""
     from lrd import figures
 
-    results_dir = Path(results_dir)
+    results_dir = require_results(results_dir)
     runs = load_runs(results_dir)
     if done is None:
         done = figures.make_all(results_dir)

@@ -17,7 +17,9 @@ from lrd.tasks.prefix_sum import PrefixSum
 
 __all__ = ["TASKS", "Batch", "SymbolTask", "Task", "available", "make"]
 
-# Every task, by its ``name``. A new task: one file here, one entry in this list, one config.
+# Every task, by its ``name``, in figure order. A new task: one file here (a ``Task`` subclass
+# with ``label``, ``length_means`` and ``length_symbol``), one entry in this list (or
+# ``TASKS.register(MyTask)``), one config.
 TASKS = Registry("task", [Copy, Adding, DelayedRecall, PrefixSum])
 
 

@@ -27,7 +27,9 @@ from lrd.tasks.base import Batch, Task
 @dataclass(frozen=True)
 class Adding(Task):
     name = "adding"
+    label = "Adding"
     length_means = "the sequence length T"
+    length_symbol = "T"
     min_length = 2
     solved_metric = "mse"
     solved_threshold = 0.01

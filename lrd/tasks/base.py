@@ -62,10 +62,17 @@ def check_int(task: str, name: str, value, minimum: int) -> None:
 
 
 class Task:
-    """Base class. Subclasses are frozen dataclasses and set the class attributes below."""
+    """Base class. Subclasses are frozen dataclasses and set the class attributes below.
+
+    Figures, tables and messages read these attributes (through ``lrd.tasks.TASKS``), never
+    the task's name: ``label`` names the task in titles and legends ("Prefix sum"), ``title()``
+    adds the parameters that matter ("Prefix sum mod 3"), ``length_means`` says what
+    ``length`` is ("the delay T") and ``length_symbol`` is its letter ("T")."""
 
     name: ClassVar[str]
-    length_means: ClassVar[str]          # what the ``length`` argument is, for messages
+    label: ClassVar[str]                 # display name, e.g. "Delayed recall"
+    length_means: ClassVar[str]          # what the ``length`` argument is: "the delay T"
+    length_symbol: ClassVar[str]         # its letter in titles: "T"
     min_length: ClassVar[int] = 1
     solved_metric: ClassVar[str]         # the metric that decides "solved" (the one place)
     solved_threshold: ClassVar[float]
@@ -74,6 +81,10 @@ class Task:
 
     input_size: int
     output_size: int
+
+    def title(self) -> str:
+        """The task as a figure title: ``label``, plus any parameter that changes the task."""
+        return self.label
 
     # -- length ---------------------------------------------------------------------------
     def check_length(self, length) -> None:

@@ -30,7 +30,9 @@ class Copy(SymbolTask):
     n_copy: int = 10     # how many symbols to remember
 
     name = "copy"
+    label = "Copy"
     length_means = "the delay T"
+    length_symbol = "T"
     min_length = 1
 
     def __post_init__(self):

@@ -29,7 +29,9 @@ class DelayedRecall(SymbolTask):
     n_recall: int = 10   # M: how many steps are scored after the delay
 
     name = "delayed_recall"
+    label = "Delayed recall"
     length_means = "the delay D"
+    length_symbol = "D"
     min_length = 1
 
     def __post_init__(self):

@@ -29,11 +29,16 @@ class PrefixSum(SymbolTask):
     n: int = 3   # the modulus; digits are drawn from 0..n-1
 
     name = "prefix_sum"
+    label = "Prefix sum"
     length_means = "the sequence length L"
+    length_symbol = "L"
     min_length = 1
 
     def __post_init__(self):
         check_int(self.name, "n", self.n, 2)
+
+    def title(self) -> str:
+        return f"{self.label} mod {self.n}"
 
     @property
     def input_size(self) -> int:
