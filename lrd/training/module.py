@@ -109,7 +109,7 @@ class LitRun(pl.LightningModule):
         if not torch.isfinite(loss):
             self.diverged = True
             self.trainer.should_stop = True
-            return None   # no backward, no optimiser step
+            return None   # no backward: the optimiser step Lightning still takes has no grads
         self.logging_step = self._logs_this_step()
         if self.logging_step:
             logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}

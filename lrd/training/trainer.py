@@ -105,6 +105,13 @@ def wandb_mode() -> str:
     return "offline"
 
 
+def wandb_dir() -> str:
+    """Where W&B writes its ``wandb/`` folder: ``WANDB_DIR`` if set, else the working
+    directory, as an absolute path (W&B's service resolves a relative one against the working
+    directory of the process that first started it, not the current one)."""
+    return os.path.abspath(os.environ.get("WANDB_DIR") or os.getcwd())
+
+
 def loggers(cfg: RunConfig, out_dir, resolved: dict | None = None,
             run_id: str | None = None) -> list:
     """``metrics.csv`` in ``out_dir``, and with ``log.wandb`` a W&B run named ``run_id`` holding
@@ -114,7 +121,7 @@ def loggers(cfg: RunConfig, out_dir, resolved: dict | None = None,
     if cfg.log.wandb:
         resolved = resolved or cfg.model_dump()
         wb = WandbEvery(cfg.log.wandb_every, project=cfg.log.project, group=cfg.log.group,
-                        name=run_id, config=resolved, save_dir=".", mode=wandb_mode(),
+                        name=run_id, config=resolved, save_dir=wandb_dir(), mode=wandb_mode(),
                         tags=[resolved["task"]["name"], resolved["model"]["name"],
                               resolved["regime"]["name"]])
         wb.experiment  # noqa: B018 -- starts the W&B run now
