@@ -6,8 +6,9 @@ Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/b
                    of every model (rnn, lstm, gru, attention) at several (length, hidden, batch)
                    points. A training step: sample a fresh batch, forward, task.loss, backward,
                    clip_grad_norm_, Adam step (the work of one lrd training step, no Lightning).
-  lightning.csv    lrd's real Lightning path (pl.Trainer fitting LitRun with TaskData, logging
-                   as lrd/training/run.py does) against a bare loop doing the same work, same process,
+  lightning.csv    lrd's real Lightning path (the Trainer of lrd.training.trainer.make_trainer
+                   fitting LitRun with TaskData, logging as ``lrd train`` does) against a bare
+                   loop doing the same work, same process,
                    alternating rounds (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit.
   fast_path.csv    each recurrent model's fast path (``model.run``: the fused torch kernel)
                    against its explicit path (``model.steps``: every h_t kept) and the two

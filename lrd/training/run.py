@@ -7,6 +7,9 @@ at the training length and at every ``train.eval_lengths``; write ``record.json`
 The final model (not the best checkpoint) is the one evaluated. ``solved`` means the task's own
 criterion holds on the test set at the target length. A run whose loss becomes non-finite stops
 and is recorded as ``diverged``; one that raises is recorded as ``failed`` and the error re-raised.
+With ``log.wandb`` the W&B run starts before the Trainer is built and ends with the run's status:
+exit code 0 when complete, 1 when failed or diverged (W&B shows the run as failed), and
+``status`` in its summary.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ Determinism, set once per process here, where torch's global flags are set anywa
 ``deterministic=True`` calls ``torch.use_deterministic_algorithms(True)`` when the Trainer is
 built and never restores it. Under it torch by default also fills every uninitialised tensor
 (``torch.empty``, kernel workspaces) with NaN, a bug detector that changes no correct result and
-costs, measured, about 17% of an LSTM H=64 training step on the CPU (GRU and attention ~1%;
-benchmarks/README.md). ``make_trainer`` turns that filling off
+costs, measured, 10-17% of an LSTM H=64 training step on the CPU (GRU, RNN and attention within
+noise; benchmarks/README.md). ``make_trainer`` turns that filling off
 (``torch.utils.deterministic.fill_uninitialized_memory = False``) beside Lightning's flag and
 leaves both set, as Lightning does: nothing is toggled around a fit, and a process that has
 built a deterministic Trainer keeps torch in one documented state.
