@@ -164,12 +164,21 @@ def test_flop_counts():
     assert a2 > 2 * a1
 
 
-def test_memory_script_reports_a_json_point():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "gru", "5",
-                          "8", "2", "--steps", "1"], capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (r["model"], r["length"], r["hidden"], r["batch"]) == ("gru", 5, 8, 2)
-    assert r["peak_mib"] >= 0 and r["method"] in ("VmHWM-reset", "ru_maxrss")
+def memory_point(*args) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), *args,
+                          "--steps", "1"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_memory_script_sees_the_activations_of_a_long_sequence():
+    """A GRU step at L=1000, B=64, H=64 keeps at least its hidden states for backward
+    (L·B·H float32 = 15.6 MiB); a tiny step needs far less."""
+    small, big = memory_point("gru", "5", "8", "2"), memory_point("gru", "1000", "64", "64")
+    assert (small["model"], small["length"], small["hidden"], small["batch"]) == \
+        ("gru", 5, 8, 2)
+    assert big["method"] in ("VmHWM-reset", "ru_maxrss")
+    assert big["peak_mib"] >= 1000 * 64 * 64 * 4 / 2 ** 20
+    assert big["peak_mib"] > small["peak_mib"] + 10
 
 
 def test_lightning_vs_bare_times_lrds_own_trainer(monkeypatch):
