@@ -14,6 +14,7 @@ under the run's regime), with the full Lyapunov spectrum. Written into RUN_DIR/a
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -46,9 +47,8 @@ def _load(run_dir) -> tuple:
     if not weights.is_file():
         raise ConfigError(f"{run_dir}: no model.pt (final weights are saved only by runs "
                           "trained with analysis.enabled=true)")
-    cfg = cfglib.validate(rec["config"])
-    built = cfglib.build(cfg)
-    end_model = cfglib.build(cfg).model
+    built = cfglib.build(cfglib.validate(rec["config"]))
+    end_model = copy.deepcopy(built.model)   # same architecture; the final weights below
     try:
         end_model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError, ValueError) as err:
