@@ -1,4 +1,4 @@
-"""Before/after of the Lightning-path changes: lrd/training/module.py at an older commit against now.
+"""Before/after of the Lightning-path changes: lrd/training/module.py at a commit against now.
 
 Loads ``LitRun`` from ``git show REV:lrd/training/module.py`` (default: 9cd063f, the last
 revision that logged training metrics straight to the loggers, past ``self.log``, with the

@@ -1,4 +1,5 @@
-"""One run end to end: the record, determinism, divergence, failure, W&B, and every config."""
+"""One run end to end: the record, determinism, divergence, failure, W&B (and how it sees a
+run end), the Trainer it fits, and every config."""
 
 import csv
 import json
@@ -49,6 +50,24 @@ def test_record_holds_everything_a_rerun_needs(run_tiny):
     assert {"train/loss", "train/mse", "train/loss_ratio", "train/grad_norm"} <= logged
     assert {"val/loss", "val/mse"} <= logged
     assert not any((run_dir.parent / record.STAGING).iterdir()), "staging is left clean"
+
+
+def test_a_run_fits_the_trainer_make_trainer_builds(run_tiny, monkeypatch):
+    """One function builds the Trainer: train() fits make_trainer's, with the run's length
+    schedule among its callbacks and the config's steps, validation and logging rates."""
+    import lrd.training.trainer
+    from lrd.training.schedule import LengthSchedule
+
+    built = []
+    make = lrd.training.trainer.make_trainer
+    monkeypatch.setattr(lrd.training.trainer, "make_trainer",
+                        lambda *a, **k: built.append(make(*a, **k)) or built[-1])
+    rec = run_tiny("task/adding.yaml", overrides=["task.length=4", "train.max_steps=5",
+                                                  "train.val_every=2", "log.every=2"])
+    (trainer,) = built
+    assert (trainer.max_steps, trainer.val_check_interval, trainer.log_every_n_steps) == (5, 2, 2)
+    assert trainer.global_step == rec["steps"] == 5
+    assert sum(isinstance(c, LengthSchedule) for c in trainer.callbacks) == 1
 
 
 def test_same_config_same_numbers(run_tiny):

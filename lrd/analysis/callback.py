@@ -5,7 +5,8 @@
       length, ``data.fixed_set(..., "val")``: the same batch both times, never trained on),
       saved as ``analysis_init.npz`` / ``analysis_end.npz`` in the run dir, with the final
       weights as ``model.pt`` (``lrd analyze RUN_DIR`` rebuilds everything from these), and
-      the summaries in ``self.summary`` (lrd/training/run.py puts them in the record under ``analysis``).
+      the summaries in ``self.summary`` (lrd/training/run.py puts them in the record under
+      ``analysis``).
       With W&B on, the figures are logged as images.
   every ``analysis.every`` steps: ``analysis/weight_radius``, ``analysis/weight_sigma_max``
       (largest over the W_hh blocks) and ``analysis/jacobian_radius``,

@@ -5,7 +5,8 @@ model at init by seeding torch with the run's seed and building it exactly as ``
 does (so the initial weights are the run's own), at the end from ``model.pt`` (written by the
 training callback). Both are analysed on the same fixed batch as in training (the first
 ``analysis.batch_size`` validation sequences at the target length, as the model reads them
-under the run's regime), with the full Lyapunov spectrum. Written into RUN_DIR/analysis/ (or ``--out``):
+under the run's regime), with the full Lyapunov spectrum. Written into RUN_DIR/analysis/ (or
+``--out``):
 
   analysis_{init,end}.npz     spectra (W_hh blocks, Jacobians), per-lag curves, rates, exponents
   gradient_decay_{init,end}.csv   the per-lag curves;   decay_rates.csv   the fitted rates

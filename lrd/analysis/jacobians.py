@@ -51,7 +51,8 @@ def state_size(model) -> int:
 
 
 def flatten(state) -> torch.Tensor:
-    """A state tuple of ``[num_layers, B, H]`` tensors -> ``[B, D]``, ordered (name, layer, unit)."""
+    """A state tuple of ``[num_layers, B, H]`` tensors -> ``[B, D]``, ordered (name, layer,
+    unit)."""
     return torch.cat([s.permute(1, 0, 2).reshape(s.shape[1], -1) for s in state], -1)
 
 
