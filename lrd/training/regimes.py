@@ -14,6 +14,10 @@ live in the training loop (``optim.grad_clip``, ``train.early_stop``).
   own previous prediction (argmax); in evaluation always its own prediction.
 - ``curriculum``: train at ``start`` steps of ``length``, and multiply the length by ``factor``
   (capped at the target length) each time validation at the current length is solved.
+
+A regime states its lengths (``start_length``, ``next_length``); the run's ``LengthSchedule``
+(lrd/training/schedule.py) applies them. ``model_batch`` is a batch as the regime's model reads
+it open loop, what analysis of the model's state runs on.
 """
 
 from __future__ import annotations
