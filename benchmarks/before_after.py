@@ -1,12 +1,13 @@
-"""Before/after of the Lightning-path changes: lrd/training/module.py at an older commit against now.
+"""Before/after of the Lightning-path changes: lrd/training/module.py at a commit against now.
 
-Loads ``LitRun`` from ``git show REV:lrd/training/module.py`` (default: 927861c, before the logging,
-metrics, optimiser and setattr changes) and from the working tree, and times, in one process,
-alternating rounds: old Lightning, new Lightning, bare loop (benchmarks/lightning_vs_bare.py;
-the bare loop uses today's optimiser, so compare it with the "after" column). Writes
-``results/bench/before_after.csv``.
+Loads ``LitRun`` from ``git show REV:lrd/training/module.py`` (default: 9cd063f, the last
+revision that logged training metrics straight to the loggers, past ``self.log``, with the
+``__setattr__`` bypass) and from the working tree, and times, in one process, alternating rounds:
+old Lightning, new Lightning, bare loop (benchmarks/lightning_vs_bare.py). Both LitRuns are fitted
+by today's Trainer (``make_trainer``) with today's TaskData, so the columns differ only by the
+module. Writes ``results/bench/before_after.csv``.
 
-    .venv/bin/python benchmarks/before_after.py [--rev 927861c] [--threads 1]
+    .venv/bin/python benchmarks/before_after.py [--rev 9cd063f] [--threads 1]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -45,16 +47,31 @@ def old_litrun(rev: str):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rev", default="927861c")
+    p.add_argument("--rev", default="9cd063f")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=45)
+    p.add_argument("--quick", action="store_true", help="one point (LSTM H=64 copy 30)")
+    p.add_argument("--log-every", type=int, default=1, help="log.every of both runs")
+    p.add_argument("--csv", default="before_after.csv", help="file name in results/bench/")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time this thread's CPU time (steadier under load) instead of wall time")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    timer = time.thread_time if args.cpu_time else time.perf_counter
     Old = old_litrun(args.rev)
+
+    def make_old(task, model, regime, optim, length, steps):
+        return Old(task, model, regime, optim, length, steps)
+
+    def make_new(task, model, regime, optim, length, steps):
+        return LitRun(task, model, regime, optim, steps)
+
     rows = []
     points = [("rnn", "copy", 30, 64, 64), ("lstm", "copy", 30, 64, 64),
               ("lstm", "adding", 200, 128, 64)]
+    if args.quick:
+        points = points[1:2]
     for model_name, task_name, length, hidden, batch in points:
         task = lrd.tasks.make(task_name)
         torch.manual_seed(0)
@@ -62,20 +79,23 @@ def main(argv=None):
         ts = {"before": [], "after": [], "bare": []}
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
-                for key, cls in (("before", Old), ("after", LitRun)):
+                for key, make in (("before", make_old), ("after", make_new)):
                     ts[key].append(lvb.lightning_round(
                         task, copy.deepcopy(base), length, batch, args.steps, 5, 0, Optim(),
-                        f"{tmp}/{key}{r}", lit_cls=cls))
+                        f"{tmp}/{key}{r}", log_every=args.log_every, make_lit=make,
+                        timer=timer))
                 ts["bare"].append(lvb.bare_round(task, copy.deepcopy(base), length, batch,
-                                                 args.steps, 5, 0, Optim()))
+                                                 args.steps, 5, 0, Optim(), timer))
         med = {k: statistics.median(v) for k, v in ts.items()}
         rows.append({"model": model_name, "task": task_name, "length": length,
-                     "hidden": hidden, "batch": batch, "before_ms": 1e3 * med["before"],
+                     "hidden": hidden, "batch": batch, "log_every": args.log_every,
+                     "clock": "cpu" if args.cpu_time else "wall",
+                     "before_ms": 1e3 * med["before"],
                      "after_ms": 1e3 * med["after"], "bare_ms": 1e3 * med["bare"],
                      "speedup": med["before"] / med["after"],
                      "ratio_before": med["bare"] / med["before"],
                      "ratio_after": med["bare"] / med["after"]})
-    bench.write_csv("before_after.csv", rows)
+    bench.write_csv(args.csv, rows)
     bench.table(f"Lightning step before ({args.rev}) and after, vs bare loop (ms per step)",
                 rows, ["model", "task", "length", "hidden", "before_ms", "after_ms", "bare_ms",
                        "speedup", "ratio_before", "ratio_after"],

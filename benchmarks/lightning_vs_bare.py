@@ -1,23 +1,26 @@
 """lrd's Lightning training step against a bare PyTorch loop doing the same work, same process.
 
-Lightning path: exactly what ``lrd/training/run.py`` builds: a ``pl.Trainer`` (same arguments: CSVLogger,
-``log_every_n_steps=1``, no checkpointing, no model summary, deterministic, 32-true) fitting
-``LitRun`` with ``TaskData``. Validation is disabled (``val_check_interval`` beyond the run) and
-the progress bar is off (its cost is measured separately with ``--progress-bar``).
+Lightning path: the Trainer ``lrd train`` fits with, built by the same function
+(``lrd.training.trainer.make_trainer`` with its loggers: metrics.csv, ``log.every`` 1 by default,
+no W&B), fitting ``LitRun`` with ``TaskData`` and the run's ``LengthSchedule``, deterministic,
+32-true. Validation is disabled (``limit_val_batches=0``, the one Trainer argument added here)
+and the progress bar is off (its cost is measured separately with ``--progress-bar``).
 
 Bare loop: the same model (a copy with the same initial weights), the same optimiser
 (``LitRun.configure_optimizers``, so the same kernels), the same batch size and task, one batch
 drawn fresh from the same train generator each step, then forward, ``task.loss``, backward,
 ``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd steps one), under the same
-torch determinism settings the Lightning fit ran under (``deterministic=True`` and LitRun's
-``fill_uninitialized_memory=False``).
+torch determinism settings the Lightning fit ran under (``deterministic=True`` and
+``fill_uninitialized_memory=False``, both set by ``make_trainer``).
 
 Timing: rounds alternate Lightning, bare, Lightning, bare, ...; each round runs ``steps`` steps
 and is timed from the start of step ``warmup`` to the end of the last step (a Lightning callback
 records the clock at batch start/end, so Trainer construction and fit set-up are excluded; the
 batch fetch, every hook, logging and the CSV writes in between are included). The figure per
 path is the median over rounds of the mean time per step; ratio = bare / Lightning throughput
-ratio, i.e. t_bare / t_lightning (1.0 = no overhead).
+ratio, i.e. t_bare / t_lightning (1.0 = no overhead). ``timer``: the clock, ``time.perf_counter``
+(wall) by default; ``time.thread_time`` (this thread's CPU time, which torch's one intra-op
+thread runs in) is steadier on a machine shared with other jobs (before_after.py --cpu-time).
 
 Run alone: ``.venv/bin/python benchmarks/lightning_vs_bare.py``.
 """
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
 import statistics
 import tempfile
 import time
@@ -38,13 +40,13 @@ import lrd.models
 import lrd.tasks
 from lrd import data
 from lrd.training import regimes
-from lrd.config import Optim
+from lrd.config import Optim, RunConfig
 
 
 class Clock:
     """A Lightning callback: the clock at the start of step ``warmup`` and the end of each step."""
 
-    def __init__(self, warmup: int):
+    def __init__(self, warmup: int, timer=time.perf_counter):
         import pytorch_lightning as pl
 
         clock = self
@@ -56,10 +58,10 @@ class Clock:
 
             def on_train_batch_start(self, trainer, module, batch, batch_idx):
                 if batch_idx == clock.warmup:
-                    clock.t0 = time.perf_counter()
+                    clock.t0 = timer()
 
             def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-                clock.t1 = time.perf_counter()
+                clock.t1 = timer()
                 clock.n = batch_idx + 1
 
         self.warmup, self.callback = warmup, _CB()
@@ -73,43 +75,45 @@ class Clock:
 SETTINGS = {}   # torch's determinism settings during the last Lightning fit, for the bare loop
 
 
+def run_config(steps, batch, progress_bar=False, log_every=1) -> RunConfig:
+    """The config whose Trainer is timed: ``steps`` steps, CSV logging every ``log_every``."""
+    return RunConfig.model_validate({
+        "train": {"max_steps": steps, "batch_size": batch, "val_every": steps,
+                  "accelerator": "cpu", "devices": 1, "precision": "32-true",
+                  "deterministic": True, "progress_bar": progress_bar},
+        "log": {"wandb": False, "every": log_every}})
+
+
 def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_dir,
-                    progress_bar=False, log_every=1, lit_cls=None):
-    """One ``trainer.fit`` of ``steps`` steps as lrd/training/run.py builds it; seconds per step.
-    ``lit_cls``: a LightningModule class to use instead of ``LitRun`` (for before/after)."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.loggers import CSVLogger
-
+                    progress_bar=False, log_every=1, make_lit=None, timer=time.perf_counter):
+    """One ``trainer.fit`` of ``steps`` steps as ``lrd train`` runs it; seconds per step.
+    ``make_lit(task, model, regime, optim, length, steps)``: another LightningModule to fit
+    instead of ``LitRun`` (benchmarks/before_after.py)."""
     from lrd.training.module import LitRun, TaskData
+    from lrd.training.schedule import LengthSchedule
+    from lrd.training.trainer import fit, loggers, make_trainer
 
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    cfg = run_config(steps, batch, progress_bar, log_every)
     regime = regimes.make("full")
-    dm = TaskData(task, length, batch, seed, val_size=8)
-    lit = (lit_cls or LitRun)(task, model, regime, optim, length, steps, early_stop=True)
-    clock = Clock(warmup)
-    trainer = pl.Trainer(
-        max_steps=steps, accelerator="cpu", devices=1, precision="32-true",
-        deterministic=True, logger=[CSVLogger(out_dir, name="", version="")],
-        val_check_interval=10 * steps, check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, log_every_n_steps=log_every, enable_checkpointing=False,
-        enable_model_summary=False, enable_progress_bar=progress_bar,
-        default_root_dir=out_dir, callbacks=[clock.callback], limit_val_batches=0)
+    schedule = LengthSchedule(task, regime, length)
+    dm = TaskData(task, schedule, batch, seed, val_size=8)
+    lit = (make_lit(task, model, regime, optim, length, steps) if make_lit
+           else LitRun(task, model, regime, optim, steps))
+    clock = Clock(warmup, timer)
+    trainer = make_trainer(cfg, out_dir, loggers(cfg, out_dir), [schedule, clock.callback],
+                           limit_val_batches=0)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        warnings.filterwarnings("ignore", ".*IterableDataset.*__len__.*")
-        warnings.filterwarnings("ignore", ".*LeafSpec.*")
         warnings.filterwarnings("ignore", ".*limit_val_batches.*")
-        trainer.fit(lit, datamodule=dm)
+        fit(trainer, lit, dm)
     SETTINGS["deterministic"], SETTINGS["fill"] = clock.settings
     return clock.per_step()
 
 
-def bare_round(task, model, length, batch, steps, warmup, seed, optim):
+def bare_round(task, model, length, batch, steps, warmup, seed, optim, timer=time.perf_counter):
     """The same work in a plain loop; seconds per step."""
     from lrd.training.module import LitRun
 
-    lit = LitRun(task, model, regimes.make("full"), optim, length, steps)
+    lit = LitRun(task, model, regimes.make("full"), optim, steps)
     conf = lit.configure_optimizers()      # the very optimiser (and schedule) lrd uses
     if isinstance(conf, dict):
         opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
@@ -127,7 +131,7 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim):
     t0 = None
     for i in range(steps):
         if i == warmup:
-            t0 = time.perf_counter()
+            t0 = timer()
         b = task.sample(batch, length, gen)
         loss = task.loss(model(b.inputs), b)
         opt.zero_grad(set_to_none=True)
@@ -136,7 +140,7 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim):
         opt.step()
         if sched is not None:
             sched.step()
-    elapsed = (time.perf_counter() - t0) / (steps - warmup)
+    elapsed = (timer() - t0) / (steps - warmup)
     torch.use_deterministic_algorithms(saved[0])
     torch.utils.deterministic.fill_uninitialized_memory = saved[1]
     return elapsed

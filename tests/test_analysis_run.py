@@ -68,6 +68,50 @@ def test_attention_run_has_input_gradient_decay_only(run_tiny):
     assert np.isfinite(end["grad_decay_rate"]) and "lyapunov_max" not in end
 
 
+def test_analysis_reads_what_the_model_reads_under_its_regime():
+    """The regime is passed, never guessed: under teacher forcing the model reads the task's
+    input beside the true previous target; without the regime the width does not fit."""
+    import torch
+
+    import lrd.models
+    import lrd.tasks
+    from lrd.analysis.gradients import gradient_decay
+    from lrd.analysis.jacobians import model_inputs
+    from lrd.errors import ConfigError
+    from lrd.training import regimes
+
+    task = lrd.tasks.make("copy")
+    batch = task.sample(3, 4, torch.Generator().manual_seed(0))
+    tf, full = regimes.make("teacher_forcing"), regimes.make("full")
+    model = lrd.models.make("gru", tf.model_sizes(task), hidden_size=5)
+    x = model_inputs(model, task, batch, tf)
+    assert torch.equal(x[..., :task.input_size], batch.inputs)
+    assert torch.equal(x[..., task.input_size:], tf.true_feedback(task, batch))
+    assert x[..., task.input_size:].sum() > 0, "the recall phase reads the fed-back targets"
+    with pytest.raises(ConfigError, match="regime"):
+        model_inputs(model, task, batch)
+    with pytest.raises(ConfigError, match="regime"):
+        gradient_decay(model, task, batch)
+    assert len(gradient_decay(model, task, batch, regime=tf)) == batch.inputs.shape[1] + 1
+    assert full.model_batch(task, batch) is batch
+    plain = lrd.models.make("gru", task, hidden_size=5)
+    assert model_inputs(plain, task, batch, full) is batch.inputs
+
+
+def test_analyze_rebuilds_a_teacher_forcing_run_with_its_regime(run_tiny, capsys):
+    """``lrd analyze`` takes the regime from the run's config (config.build): the spectra of
+    the model at init equal those the training callback computed on the same batch."""
+    rec = run_tiny("task/copy.yaml", "model/gru.yaml", "regime/teacher_forcing.yaml",
+                   overrides=["task.length=3", "analysis.batch_size=4"])
+    run = Path(rec["run_dir"])
+    assert cli.main(["analyze", str(run)]) == 0
+    during, after = report.load(run / "analysis_init.npz"), \
+        report.load(run / "analysis" / "analysis_init.npz")
+    # the run keeps the Jacobian spectra of its first sequence, lrd analyze of all of them
+    np.testing.assert_allclose(during["jacobians"]["eigenvalues"],
+                               after["jacobians"]["eigenvalues"][:, :1], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("make", ["missing", "no_record", "no_weights"])
 def test_analyze_bad_run_dir_is_one_line_exit_2(tmp_path, capsys, make):
     run = tmp_path / "run"

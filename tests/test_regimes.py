@@ -1,6 +1,8 @@
 """Training regimes (SPEC §4): exact gradient identities, fed-back inputs, the curriculum."""
 
+import csv
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,9 +12,9 @@ import torch.nn.functional as F
 import lrd.models
 import lrd.tasks
 from lrd.training import regimes
-from lrd.config import Optim
 from lrd.errors import ConfigError
-from lrd.training.module import LitRun
+from lrd.training.module import TaskData
+from lrd.training.schedule import LengthSchedule
 
 
 def setup(task_name="copy", model="rnn", length=6, batch=5, regime="full", dtype=None,
@@ -174,12 +176,19 @@ def test_teacher_forcing_evaluates_closed_loop():
     assert len(rec.seen) == 5, "evaluation runs step by step on the model's own predictions"
 
 
-def lit_with(reg, task, length, target, metrics, patience=1):
-    lit = LitRun(task, torch.nn.Linear(1, 1), reg, Optim(), target, 10, True, patience)
-    dm = SimpleNamespace(length=length)
-    lit.trainer = SimpleNamespace(sanity_checking=False, global_step=0, datamodule=dm, should_stop=False,
-                                  callback_metrics=metrics)
-    return lit, dm
+def schedule_with(reg, task, target, metrics, patience=1, early_stop=True):
+    """A LengthSchedule inside a stand-in Trainer whose validation gave ``metrics``."""
+    sched = LengthSchedule(task, reg, target, patience, early_stop)
+    trainer = SimpleNamespace(sanity_checking=False, global_step=0, should_stop=False,
+                              callback_metrics=metrics)
+    return sched, trainer
+
+
+def validate(sched, trainer, metrics, step=None):
+    trainer.callback_metrics = metrics
+    if step is not None:
+        trainer.global_step = step
+    sched.on_validation_epoch_end(trainer, None)
 
 
 def test_curriculum_grows_only_after_a_solve():
@@ -188,39 +197,96 @@ def test_curriculum_grows_only_after_a_solve():
     assert reg.start_length(200) == 10 and reg.start_length(5) == 5
     unsolved = {"val/accuracy": torch.tensor(0.5), "val/loss": torch.tensor(1.0)}
     solved = {"val/accuracy": torch.tensor(0.995), "val/loss": torch.tensor(0.01)}
-    lit, dm = lit_with(reg, task, 10, 200, unsolved)
-    lit.on_validation_epoch_end()
-    assert dm.length == 10 and not lit.trainer.should_stop
-    lit.trainer.callback_metrics = solved
+    sched, trainer = schedule_with(reg, task, 200, unsolved)
+    assert sched.length == 10, "the schedule starts at the regime's start length"
+    validate(sched, trainer, unsolved, step=5)
+    assert sched.length == 10 and not trainer.should_stop and sched.history == []
     lengths = []
-    for _ in range(6):
-        lit.on_validation_epoch_end()
-        lengths.append(dm.length)
+    for step in range(10, 70, 10):
+        validate(sched, trainer, solved, step=step)
+        lengths.append(sched.length)
     assert lengths == [20, 40, 80, 160, 200, 200]
-    assert lit.solved and lit.trainer.should_stop, "solved at the target length: stop"
+    assert sched.history == [(10, 20), (20, 40), (30, 80), (40, 160), (50, 200)]
+    assert sched.solved and trainer.should_stop, "solved at the target length: stop"
+
+
+def test_the_data_module_draws_at_the_schedules_length():
+    task = lrd.tasks.make("prefix_sum")
+    sched, trainer = schedule_with(regimes.make("curriculum", start=3), task, 12,
+                                   {"val/accuracy": torch.tensor(1.0)})
+    dm = TaskData(task, sched, batch_size=2, seed=0, val_size=4)
+    batches = iter(dm.train_dataloader())
+    assert next(batches).inputs.shape[1] == task.sequence_length(3)
+    validate(sched, trainer, trainer.callback_metrics, step=1)
+    assert dm.length == 6 and next(batches).inputs.shape[1] == task.sequence_length(6)
+    (val,) = list(dm.val_dataloader())
+    assert val.inputs.shape[:2] == (4, task.sequence_length(6))
+
+
+def test_without_early_stop_a_solved_run_goes_on():
+    task = lrd.tasks.make("adding")
+    sched, trainer = schedule_with(regimes.make("full"), task, 50,
+                                   {"val/mse": torch.tensor(0.005)}, early_stop=False)
+    validate(sched, trainer, trainer.callback_metrics)
+    assert sched.solved and not trainer.should_stop
+
+
+def test_sanity_validation_is_ignored():
+    task = lrd.tasks.make("adding")
+    sched, trainer = schedule_with(regimes.make("full"), task, 50,
+                                   {"val/mse": torch.tensor(0.005)})
+    trainer.sanity_checking = True
+    validate(sched, trainer, trainer.callback_metrics)
+    assert not sched.solved and not trainer.should_stop and sched.streak == 0
 
 
 def test_full_regime_stops_when_solved_and_not_before():
     task = lrd.tasks.make("adding")
-    lit, dm = lit_with(regimes.make("full"), task, 50, 50, {"val/mse": torch.tensor(0.02)})
-    lit.on_validation_epoch_end()
-    assert not lit.trainer.should_stop
-    lit.trainer.callback_metrics = {"val/mse": torch.tensor(0.005)}
-    lit.on_validation_epoch_end()
-    assert lit.trainer.should_stop and dm.length == 50
+    sched, trainer = schedule_with(regimes.make("full"), task, 50,
+                                   {"val/mse": torch.tensor(0.02)})
+    validate(sched, trainer, trainer.callback_metrics)
+    assert not trainer.should_stop
+    validate(sched, trainer, {"val/mse": torch.tensor(0.005)})
+    assert trainer.should_stop and sched.length == 50 and sched.history == []
 
 
 def test_solve_patience_needs_consecutive_solves():
     task = lrd.tasks.make("adding")
     good, bad = {"val/mse": torch.tensor(0.005)}, {"val/mse": torch.tensor(0.5)}
-    lit, _ = lit_with(regimes.make("full"), task, 50, 50, good, patience=3)
+    sched, trainer = schedule_with(regimes.make("full"), task, 50, good, patience=3)
     for metrics in (good, good, bad, good, good):
-        lit.trainer.callback_metrics = metrics
-        lit.on_validation_epoch_end()
-        assert not lit.trainer.should_stop, "a failed validation resets the count"
-    lit.trainer.callback_metrics = good
-    lit.on_validation_epoch_end()
-    assert lit.trainer.should_stop and lit.solved
+        validate(sched, trainer, metrics)
+        assert not trainer.should_stop, "a failed validation resets the count"
+    validate(sched, trainer, good)
+    assert trainer.should_stop and sched.solved
+
+
+def test_curriculum_growth_needs_patience_too():
+    task = lrd.tasks.make("adding")
+    good, bad = {"val/mse": torch.tensor(0.005)}, {"val/mse": torch.tensor(0.5)}
+    sched, trainer = schedule_with(regimes.make("curriculum", start=10), task, 40, good,
+                                   patience=2)
+    for metrics, length in ((good, 10), (bad, 10), (good, 10), (good, 20), (good, 20),
+                            (good, 40)):
+        validate(sched, trainer, metrics)
+        assert sched.length == length
+    assert not trainer.should_stop, "the growth to the target resets the count"
+
+
+def test_a_curriculum_run_trains_at_its_schedules_lengths(run_tiny, monkeypatch):
+    """End to end, with every validation counted as solved: the training length grows at each
+    validation (2 -> 4 -> 8), the batches and the logged ``train/length`` follow it, and the
+    run stops at the first solve at the target; the record keeps the schedule."""
+    monkeypatch.setattr(type(lrd.tasks.make("adding")), "solved", lambda self, m: True)
+    rec = run_tiny("task/adding.yaml", "regime/curriculum.yaml", overrides=[
+        "task.length=8", "regime.start=2", "train.max_steps=20", "train.val_every=2",
+        "train.solve_patience=1", "analysis.enabled=false"])
+    assert [tuple(g) for g in rec["length_schedule"]] == [(2, 4), (4, 8)]
+    assert rec["final_train_length"] == 8 and rec["steps"] == 6
+    rows = [r for r in csv.DictReader((Path(rec["run_dir"]) / "metrics.csv").open())
+            if r["train/length"]]
+    assert [(int(r["step"]), float(r["train/length"])) for r in rows] == \
+        [(0, 2.0), (1, 2.0), (2, 4.0), (3, 4.0), (4, 8.0), (5, 8.0)]
 
 
 @pytest.mark.parametrize("name,params,match", [

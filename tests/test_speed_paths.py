@@ -1,6 +1,8 @@
-"""The speed changes keep behaviour: direct logging writes what self.log wrote, metrics reuse the
-loss, the optimiser choice, and the benchmark helpers (no timing is asserted anywhere)."""
+"""The speed choices keep behaviour: logging only the logged rows writes what logging every step
+wrote, W&B's own rate, metrics reuse the loss, the optimiser choice, determinism settings, and the
+benchmark helpers (no timing is asserted anywhere)."""
 
+import csv
 import json
 import math
 import subprocess
@@ -22,8 +24,8 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-class SelfLogLitRun(LitRun):
-    """The reference: LitRun's training logging as it was, through Lightning's self.log."""
+class EveryStepLitRun(LitRun):
+    """The reference: every training metric logged on every step, logged row or not."""
 
     def training_step(self, batch, batch_idx):
         outputs = self.regime.train_outputs(self.model, self.task, batch)
@@ -34,7 +36,7 @@ class SelfLogLitRun(LitRun):
             return None
         metrics = self.task.metrics(outputs, batch)
         logged = {f"train/{k}": v for k, v in metrics.items()}
-        logged["train/loss_ratio"] = loss.detach() / self._baseline(batch)
+        logged["train/loss_ratio"] = loss.detach() / self._baseline()
         logged["train/length"] = float(self.trainer.datamodule.length)
         self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
         return loss
@@ -44,38 +46,43 @@ class SelfLogLitRun(LitRun):
         norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
         self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        pass
-
 
 @pytest.mark.parametrize("every", [1, 2, 3])
 @pytest.mark.parametrize("parts", [("task/copy.yaml", "model/lstm.yaml"),
                                    ("task/adding.yaml", "model/gru.yaml")])
-def test_direct_logging_writes_what_self_log_wrote(run_tiny, monkeypatch, every, parts):
-    """metrics.csv byte for byte: same rows, steps, epoch column, values, validation rows."""
+def test_logging_only_logged_steps_writes_what_logging_every_step_wrote(run_tiny, monkeypatch,
+                                                                        every, parts):
+    """LitRun computes and logs training metrics only on the rows Lightning writes; metrics.csv
+    byte for byte as when every step is logged: rows, steps, epoch column, values, validation
+    rows."""
     over = ["train.max_steps=7", "train.val_every=3", f"log.every={every}", "task.length=6"]
     new = run_tiny(*parts, overrides=over)
-    monkeypatch.setattr("lrd.training.module.LitRun", SelfLogLitRun)
+    monkeypatch.setattr("lrd.training.module.LitRun", EveryStepLitRun)
     ref = run_tiny(*parts, overrides=over + ["log.out=" + str(Path(new["run_dir"]).parent
                                                               .parent / "ref")])
     text = (Path(new["run_dir"]) / "metrics.csv").read_text()
     assert text == (Path(ref["run_dir"]) / "metrics.csv").read_text()
     assert "train/grad_norm" in text.splitlines()[0]
+    steps = [int(r["step"]) for r in csv.DictReader(text.splitlines()) if r["train/loss"]]
+    assert steps == [s for s in range(7) if (s + 1) % every == 0]
     assert new["metrics"]["test"] == ref["metrics"]["test"]
 
 
-def test_plain_attributes_bypass_the_module_registries_only():
-    task = lrd.tasks.make("adding")
-    lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
-                 Optim(), 6, 10)
-    assert lit.train_metrics == {} and lit._pending == {}
-    lit._pending = {"train/loss": torch.tensor(0.5)}
-    lit._current_fx_name = "training_step"
-    assert lit._pending["train/loss"].item() == 0.5 and lit._current_fx_name == "training_step"
-    assert not any("_pending" in n for n, _ in lit.named_buffers())
-    lit.extra = torch.nn.Linear(2, 2)         # anything else still registers as usual
-    assert "extra" in lit._modules and any(n.startswith("extra.") for n, _ in
-                                           lit.named_parameters())
+def test_wandb_gets_training_rows_every_n_steps_and_every_other_row(monkeypatch):
+    from pytorch_lightning.loggers import WandbLogger
+
+    from lrd.training.trainer import WandbEvery
+
+    sent = []
+    monkeypatch.setattr(WandbLogger, "log_metrics",
+                        lambda self, metrics, step=None: sent.append((step, next(iter(metrics)))))
+    wb = WandbEvery(3, project="x", mode="disabled")
+    for step in range(7):
+        wb.log_metrics({"train/loss": 1.0, "epoch": 0}, step)
+    wb.log_metrics({"val/loss": 1.0, "epoch": 0}, 3)
+    wb.log_metrics({"analysis/weight_radius": 1.0}, 0)
+    assert sent == [(2, "train/loss"), (5, "train/loss"), (3, "val/loss"),
+                    (0, "analysis/weight_radius")]
 
 
 @pytest.mark.parametrize("name", lrd.tasks.available())
@@ -113,7 +120,7 @@ def test_fused_optimizer_on_cpu_floats_only():
 def test_scheduler_only_when_the_lr_changes(schedule, warmup, has_scheduler):
     task = lrd.tasks.make("adding")
     lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
-                 Optim(schedule=schedule, warmup_steps=warmup), 6, 10)
+                 Optim(schedule=schedule, warmup_steps=warmup), 10)
     conf = lit.configure_optimizers()
     opt = conf["optimizer"] if isinstance(conf, dict) else conf
     assert isinstance(conf, dict) == has_scheduler
@@ -157,18 +164,39 @@ def test_flop_counts():
     assert a2 > 2 * a1
 
 
-def test_memory_script_reports_a_json_point():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "gru", "5",
-                          "8", "2", "--steps", "1"], capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (r["model"], r["length"], r["hidden"], r["batch"]) == ("gru", 5, 8, 2)
-    assert r["peak_mib"] >= 0 and r["method"] in ("VmHWM-reset", "ru_maxrss")
+def memory_point(*args) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), *args,
+                          "--steps", "1"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_lightning_vs_bare_runs_both_paths_the_same_steps(tmp_path):
+def test_memory_script_sees_the_activations_of_a_long_sequence():
+    """A GRU step at L=1000, B=64, H=64 keeps at least its hidden states for backward
+    (L·B·H float32 = 15.6 MiB); a tiny step needs far less."""
+    small, big = memory_point("gru", "5", "8", "2"), memory_point("gru", "1000", "64", "64")
+    assert (small["model"], small["length"], small["hidden"], small["batch"]) == \
+        ("gru", 5, 8, 2)
+    assert big["method"] in ("VmHWM-reset", "ru_maxrss")
+    assert big["peak_mib"] >= 1000 * 64 * 64 * 4 / 2 ** 20
+    assert big["peak_mib"] > small["peak_mib"] + 10
+
+
+def test_lightning_vs_bare_times_lrds_own_trainer(monkeypatch):
+    """The benchmark fits the Trainer ``make_trainer`` builds (the one ``lrd train`` fits), and
+    its ratio is t_bare / t_lightning."""
     import lightning_vs_bare as lvb
+
+    import lrd.training.trainer
+
+    built = []
+    make = lrd.training.trainer.make_trainer
+    monkeypatch.setattr(lrd.training.trainer, "make_trainer",
+                        lambda *a, **k: built.append(make(*a, **k)) or built[-1])
     r = lvb.compare("rnn", "adding", 4, 4, 2, steps=6, warmup=2, rounds=1)
-    assert r["lightning_ms"] > 0 and r["bare_ms"] > 0 and r["ratio"] > 0
+    assert len(built) == 1 and built[0].global_step == 6 and built[0].max_steps == 6
+    assert built[0].log_every_n_steps == 1 and not built[0].checkpoint_callbacks
+    assert r["ratio"] == pytest.approx(r["bare_ms"] / r["lightning_ms"])
+    assert r["overhead_ms"] == pytest.approx(r["lightning_ms"] - r["bare_ms"])
     assert r["steps"] == 4 and r["steps_per_seq"] == 4
     # the bare loop trains: same optimiser as LitRun, so the weights move
     task = lrd.tasks.make("adding")
@@ -180,8 +208,11 @@ def test_lightning_vs_bare_runs_both_paths_the_same_steps(tmp_path):
     assert data.stream_seed(0, "train") == 0
 
 
-def test_fit_runs_without_nan_filling_and_restores_it(run_tiny, monkeypatch):
+def test_fit_runs_deterministic_without_nan_filling(run_tiny, monkeypatch):
+    """make_trainer sets torch's deterministic mode once (Lightning's flag, and no NaN filling
+    of uninitialised memory) and nothing toggles it around the fit."""
     import torch.utils.deterministic as det
+    monkeypatch.setattr(det, "fill_uninitialized_memory", True)  # restored after the test
     seen = []
     orig = LitRun.training_step
 
@@ -189,7 +220,6 @@ def test_fit_runs_without_nan_filling_and_restores_it(run_tiny, monkeypatch):
         seen.append((torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory))
         return orig(self, batch, batch_idx)
     monkeypatch.setattr(LitRun, "training_step", spy)
-    before = det.fill_uninitialized_memory
     run_tiny("task/copy.yaml", "model/lstm.yaml", overrides=["task.length=3"])
     assert seen and all(s == (True, False) for s in seen)
-    assert det.fill_uninitialized_memory == before
+    assert det.fill_uninitialized_memory is False, "left as make_trainer set it"

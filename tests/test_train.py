@@ -1,4 +1,5 @@
-"""One run end to end: the record, determinism, divergence, failure, W&B, and every config."""
+"""One run end to end: the record, determinism, divergence, failure, W&B (and how it sees a
+run end), the Trainer it fits, and every config."""
 
 import csv
 import json
@@ -39,13 +40,34 @@ def test_record_holds_everything_a_rerun_needs(run_tiny):
         assert key in on_disk["env"]
     assert set(on_disk["metrics"]["test"]) == {"loss", "mse"}
     assert set(on_disk["metrics"]["lengths"]) == {"8", "12"}
-    assert isinstance(on_disk["solved"], bool) and on_disk["diverged"] is False
-    assert on_disk["wall_time_s"] > 0
+    assert on_disk["solved"] is lrd.tasks.make("adding").solved(on_disk["metrics"]["test"])
+    assert on_disk["diverged"] is False
+    # training is timed inside the run's wall time, which also covers the final evaluation
+    assert 0 < on_disk["train_time_s"] < on_disk["wall_time_s"]
+    assert on_disk["length_schedule"] == [] and on_disk["final_train_length"] == 6
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     logged = {k for row in rows for k, v in row.items() if v}
     assert {"train/loss", "train/mse", "train/loss_ratio", "train/grad_norm"} <= logged
     assert {"val/loss", "val/mse"} <= logged
     assert not any((run_dir.parent / record.STAGING).iterdir()), "staging is left clean"
+
+
+def test_a_run_fits_the_trainer_make_trainer_builds(run_tiny, monkeypatch):
+    """One function builds the Trainer: train() fits make_trainer's, with the run's length
+    schedule among its callbacks and the config's steps, validation and logging rates."""
+    import lrd.training.trainer
+    from lrd.training.schedule import LengthSchedule
+
+    built = []
+    make = lrd.training.trainer.make_trainer
+    monkeypatch.setattr(lrd.training.trainer, "make_trainer",
+                        lambda *a, **k: built.append(make(*a, **k)) or built[-1])
+    rec = run_tiny("task/adding.yaml", overrides=["task.length=4", "train.max_steps=5",
+                                                  "train.val_every=2", "log.every=2"])
+    (trainer,) = built
+    assert (trainer.max_steps, trainer.val_check_interval, trainer.log_every_n_steps) == (5, 2, 2)
+    assert trainer.global_step == rec["steps"] == 5
+    assert sum(isinstance(c, LengthSchedule) for c in trainer.callbacks) == 1
 
 
 def test_same_config_same_numbers(run_tiny):
@@ -65,12 +87,14 @@ def test_loss_ratio_is_loss_over_baseline(run_tiny):
                                                              rel=1e-5)
 
 
+# A ReLU RNN with N(0, 100²/H) recurrent weights grows ~100x per step and overflows float32
+# within 20 steps, so the loss is non-finite at the first step.
+DIVERGING = ["model.name=rnn", "model.nonlinearity=relu", "model.init=gaussian",
+             "model.init_gain=100.0", "task.length=60", "optim.grad_clip=null"]
+
+
 def test_divergence_is_recorded(run_tiny):
-    """A ReLU RNN with N(0, 100²/H) recurrent weights grows ~100x per step and overflows
-    float32 within 20 steps, so the loss is non-finite at the first step."""
-    rec = run_tiny("task/adding.yaml", overrides=[
-        "model.name=rnn", "model.nonlinearity=relu", "model.init=gaussian",
-        "model.init_gain=100.0", "task.length=60", "optim.grad_clip=null"])
+    rec = run_tiny("task/adding.yaml", overrides=DIVERGING)
     assert rec["status"] == "diverged" and rec["diverged"] and not rec["solved"]
     assert json.loads((Path(rec["run_dir"]) / "record.json").read_text())["diverged"]
 
@@ -119,6 +143,62 @@ def test_wandb_offline_gets_full_config_and_summary(run_tiny, tmp_path, monkeypa
     assert seen["summary"]["test/mse"] == pytest.approx(rec["metrics"]["test"]["mse"])
     assert seen["summary"]["solved"] == int(rec["solved"])
     assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def wandb_state(wandb_dir: Path) -> dict:
+    """What W&B recorded of the one offline run under ``wandb_dir``, read back from its
+    transaction log (``run-*.wandb``) by W&B's own reader: ``wandb leet inspect --summary
+    --json`` (state, exit_code, summary, ...)."""
+    (log,) = wandb_dir.glob("offline-run-*/run-*.wandb")
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--summary",
+                          "--json", str(log)], capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("case", ["complete", "diverged", "failed"])
+def test_wandb_sees_how_the_run_ended(run_tiny, tmp_path, monkeypatch, case):
+    """A failed or diverged run ends its (offline) W&B run as failed with exit code 1 and its
+    status in the summary; a complete one as finished with exit code 0. ``failed``: asking for
+    a GPU on a machine without one, which Lightning refuses after the W&B run has started."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    over = ["log.wandb=true", "task.length=4"]
+    if case == "diverged":
+        over += DIVERGING
+    if case == "failed":
+        if torch.cuda.is_available():
+            pytest.skip("needs a machine without a GPU")
+        over.append("train.accelerator=gpu")
+        with pytest.raises(Exception, match="gpu|GPU|CUDA|cuda"):
+            run_tiny("task/adding.yaml", overrides=over)
+        (rec_path,) = (tmp_path / "runs").glob("*/record.json")
+        assert json.loads(rec_path.read_text())["status"] == "failed"
+    else:
+        assert run_tiny("task/adding.yaml", overrides=over)["status"] == case
+    state = wandb_state(tmp_path / "wandb")
+    assert state["exit_code"] == (0 if case == "complete" else 1)
+    assert state["state"] == ("finished" if case == "complete" else "failed")
+    assert state["summary"]["status"] == case
+
+
+def test_wandb_gets_training_rows_every_wandb_every_steps(run_tiny, tmp_path, monkeypatch):
+    """metrics.csv gets every step; W&B the training rows of every 2nd step (Lightning's steps
+    1 and 3 of 0..4), and every validation row."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    rec = run_tiny("task/adding.yaml", overrides=[
+        "log.wandb=true", "log.wandb_every=2", "task.length=4", "train.max_steps=5",
+        "analysis.enabled=false"])
+    (log,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json",
+                          str(log)], capture_output=True, text=True, timeout=120, check=True)
+    rows = [json.loads(line)["history"]["item"] for line in out.stdout.splitlines()
+            if '"type":"history"' in line]
+    assert [r["trainer/global_step"] for r in rows if "train/loss" in r] == [1, 3]
+    assert [r["trainer/global_step"] for r in rows if "val/loss" in r] == [1, 3]
+    csv_rows = list(csv.DictReader((Path(rec["run_dir"]) / "metrics.csv").open()))
+    assert [int(r["step"]) for r in csv_rows if r["train/loss"]] == [0, 1, 2, 3, 4]
 
 
 def test_cli_train_bad_key_is_one_line_exit_2(tmp_path):

@@ -5,7 +5,8 @@
       length, ``data.fixed_set(..., "val")``: the same batch both times, never trained on),
       saved as ``analysis_init.npz`` / ``analysis_end.npz`` in the run dir, with the final
       weights as ``model.pt`` (``lrd analyze RUN_DIR`` rebuilds everything from these), and
-      the summaries in ``self.summary`` (train.py puts them in the record under ``analysis``).
+      the summaries in ``self.summary`` (lrd/training/run.py puts them in the record under
+      ``analysis``).
       With W&B on, the figures are logged as images.
   every ``analysis.every`` steps: ``analysis/weight_radius``, ``analysis/weight_sigma_max``
       (largest over the W_hh blocks) and ``analysis/jacobian_radius``,
@@ -36,12 +37,18 @@ SETTINGS = {"n_steps": 8, "n_sequences": 4, "jacobian_sequences": 4, "lyapunov_s
 
 
 class AnalysisCallback(pl.Callback):
+    """``regime``: the run's; the fixed batch is taken as its model reads it
+    (``Regime.model_batch``: under teacher forcing, the inputs beside the true previous
+    targets), so every analysis function sees the model's own input width."""
+
     def __init__(self, task, length: int, out_dir, seed: int = 0, batch_size: int = 32,
-                 every: int = 100, wandb: bool = False, settings: dict | None = None):
+                 every: int = 100, wandb: bool = False, settings: dict | None = None,
+                 regime=None):
         self.task, self.length, self.out_dir = task, length, Path(out_dir)
         self.seed, self.batch_size, self.every, self.wandb = seed, batch_size, every, wandb
         self.settings = {**SETTINGS, **(settings or {})}
-        self.batch = data.fixed_set(task, length, batch_size, seed, "val")
+        batch = data.fixed_set(task, length, batch_size, seed, "val")
+        self.batch = batch if regime is None else regime.model_batch(task, batch)
         self.summary: dict = {"batch": f"validation stream, first {batch_size} sequences at "
                                        f"length {length}", "settings": self.settings}
         self.results: dict = {}
@@ -68,8 +75,10 @@ class AnalysisCallback(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
         if self.every and step % self.every == 0 and is_recurrent(pl_module.model):
-            # Straight to the loggers, at the step Lightning gives this batch's train/* row
-            # (pl_module.log from a callback would repeat the value on every later step).
+            # Straight to the loggers (Logger.log_metrics), at the step Lightning gives this
+            # batch's train/* row. Not pl_module.log: Lightning keeps an on_step value in its
+            # results until the epoch ends, and a run is one endless epoch, so a value logged
+            # every N steps would be written again on every later row.
             values = scalars(pl_module.model, self.task, self._batch(pl_module))
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=step - 1)
@@ -85,8 +94,10 @@ class AnalysisCallback(pl.Callback):
                 logger.experiment.log(images)
 
 
-def scalars(model, task, batch, n_steps: int = 4, n_sequences: int = 4) -> dict[str, float]:
-    """The periodic scalars (module docstring); NaN where weights or Jacobians are non-finite."""
+def scalars(model, task, batch, n_steps: int = 4, n_sequences: int = 4,
+            regime=None) -> dict[str, float]:
+    """The periodic scalars (module docstring); NaN where weights or Jacobians are non-finite.
+    ``regime``: the run's, unless ``batch`` is already as the model reads it."""
     out = {}
     try:
         spectra = weight_spectra(model)
@@ -96,7 +107,7 @@ def scalars(model, task, batch, n_steps: int = 4, n_sequences: int = 4) -> dict[
         return {k: float("nan") for k in ("analysis/weight_radius", "analysis/weight_sigma_max",
                                           "analysis/jacobian_radius",
                                           "analysis/jacobian_sigma_max")}
-    j = jacobian_spectra(model, model_inputs(model, task, batch), n_steps, n_sequences)
+    j = jacobian_spectra(model, model_inputs(model, task, batch, regime), n_steps, n_sequences)
     with np.errstate(invalid="ignore"):
         out["analysis/jacobian_radius"] = float(np.nanmean(j["radius"])) \
             if j["finite"].any() else float("nan")

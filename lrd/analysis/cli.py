@@ -1,10 +1,12 @@
 """``lrd analyze RUN_DIR``: redo the analysis of a finished run, with files and figures.
 
-The model is rebuilt from ``record.json``: at init by seeding torch with the run's seed and
-building it exactly as ``lrd train`` does (so the initial weights are the run's own), at the
-end from ``model.pt`` (written by the training callback). Both are analysed on the same fixed
-batch as in training (the first ``analysis.batch_size`` validation sequences at the target
-length), with the full Lyapunov spectrum. Written into RUN_DIR/analysis/ (or ``--out``):
+The task, the regime and the model are rebuilt from ``record.json`` by ``config.build``: the
+model at init by seeding torch with the run's seed and building it exactly as ``lrd train``
+does (so the initial weights are the run's own), at the end from ``model.pt`` (written by the
+training callback). Both are analysed on the same fixed batch as in training (the first
+``analysis.batch_size`` validation sequences at the target length, as the model reads them
+under the run's regime), with the full Lyapunov spectrum. Written into RUN_DIR/analysis/ (or
+``--out``):
 
   analysis_{init,end}.npz     spectra (W_hh blocks, Jacobians), per-lag curves, rates, exponents
   gradient_decay_{init,end}.csv   the per-lag curves;   decay_rates.csv   the fitted rates
@@ -13,6 +15,7 @@ length), with the full Lyapunov spectrum. Written into RUN_DIR/analysis/ (or ``-
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -28,6 +31,13 @@ from lrd.errors import ConfigError
 def rebuild(run_dir) -> tuple:
     """``(record, task, model_at_init, model_at_end)`` of a finished run; ConfigError if the
     folder is not a finished run with its final weights."""
+    rec, built, end_model = _load(run_dir)
+    return rec, built.task, built.model, end_model
+
+
+def _load(run_dir) -> tuple:
+    """``(record, config.build of its config, model_at_end)``: the build holds the task, the
+    regime and the model at init (seeded with the run's seed, as trained)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run folder")
@@ -38,25 +48,26 @@ def rebuild(run_dir) -> tuple:
     if not weights.is_file():
         raise ConfigError(f"{run_dir}: no model.pt (final weights are saved only by runs "
                           "trained with analysis.enabled=true)")
-    cfg = cfglib.validate(rec["config"])
-    built = cfglib.build(cfg)    # seeded with the run's seed: the model at init, as trained
-    task, init_model = built.task, built.model
-    end_model = cfglib.build(cfg).model
+    built = cfglib.build(cfglib.validate(rec["config"]))
+    end_model = copy.deepcopy(built.model)   # same architecture; the final weights below
     try:
         end_model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError, ValueError) as err:
         raise ConfigError(f"{weights}: does not fit the recorded model "
                           f"({str(err).splitlines()[0]})") from None
-    return rec, task, init_model, end_model
+    return rec, built, end_model
 
 
 def analyze_run(run_dir, out=None) -> str:
     """Analyse a finished run at init and at the end, write everything, return the summary."""
-    rec, task, init_model, end_model = rebuild(run_dir)
+    rec, built, end_model = _load(run_dir)
+    task, init_model = built.task, built.model
     conf = rec["config"]
     length = conf["task"]["length"]
     size = conf.get("analysis", {}).get("batch_size", 32)
-    batch = data.fixed_set(task, length, size, conf["seed"], "val")
+    # the batch as the model reads it under the run's regime (as in the training callback)
+    batch = built.regime.model_batch(task, data.fixed_set(task, length, size, conf["seed"],
+                                                          "val"))
     out = Path(out) if out else Path(run_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     settings = {"n_steps": 8, "n_sequences": 8, "jacobian_sequences": 8,

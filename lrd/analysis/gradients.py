@@ -39,10 +39,12 @@ from lrd.analysis.jacobians import (eval_mode, is_recurrent, model_inputs, state
                                     top_h, trajectory, vjps)
 
 
-def gradient_decay(model, task, batch, jacobian_sequences: int = 8) -> pd.DataFrame:
+def gradient_decay(model, task, batch, jacobian_sequences: int = 8,
+                   regime=None) -> pd.DataFrame:
     """One row per lag: ``lag``, ``t``, ``grad_norm``, ``jacobian_norm`` (and
-    ``jacobian_norm_min``, ``jacobian_norm_max``); see the module docstring."""
-    inputs = model_inputs(model, task, batch)
+    ``jacobian_norm_min``, ``jacobian_norm_max``); see the module docstring. ``regime``: the
+    run's, for a model that reads more than the task's inputs (``model_inputs``)."""
+    inputs = model_inputs(model, task, batch, regime)
     if not is_recurrent(model):
         return _input_gradients(model, task, batch, inputs)
     L = inputs.shape[1]

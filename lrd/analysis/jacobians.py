@@ -51,7 +51,8 @@ def state_size(model) -> int:
 
 
 def flatten(state) -> torch.Tensor:
-    """A state tuple of ``[num_layers, B, H]`` tensors -> ``[B, D]``, ordered (name, layer, unit)."""
+    """A state tuple of ``[num_layers, B, H]`` tensors -> ``[B, D]``, ordered (name, layer,
+    unit)."""
     return torch.cat([s.permute(1, 0, 2).reshape(s.shape[1], -1) for s in state], -1)
 
 
@@ -75,19 +76,18 @@ def step_fn(model):
     return f
 
 
-def model_inputs(model, task, batch) -> torch.Tensor:
-    """What the model reads on ``batch``: the task's inputs, or, for a model built wider by
-    the teacher-forcing regime (input = task input + fed-back target), the inputs with the
-    true previous targets beside them (teacher forcing at p = 1, as in its training)."""
-    x = batch.inputs
+def model_inputs(model, task, batch, regime=None) -> torch.Tensor:
+    """What the model reads on ``batch`` under the run's ``regime`` (``Regime.model_batch``:
+    the task's inputs, or under ``teacher_forcing`` the inputs with the true previous targets
+    beside them); without a regime, ``batch.inputs`` as given. ConfigError if that is not the
+    width the model reads (a teacher-forcing model analysed without its regime)."""
+    x = batch.inputs if regime is None else regime.model_batch(task, batch).inputs
     width = getattr(model, "input_size", x.shape[-1])
-    if width == x.shape[-1]:
-        return x
-    if width == task.input_size + task.output_size:
-        from lrd.training.regimes import TeacherForcing
-        return torch.cat([x, TeacherForcing().true_feedback(task, batch).to(x.dtype)], -1)
-    raise ConfigError(f"model reads inputs of size {width}; task '{task.name}' gives "
-                      f"{x.shape[-1]}")
+    if width != x.shape[-1]:
+        raise ConfigError(f"model reads inputs of size {width}; task '{task.name}' gives "
+                          f"{x.shape[-1]}" + ("" if regime is not None else
+                                             " (pass the run's regime=)"))
+    return x
 
 
 @torch.no_grad()

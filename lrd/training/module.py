@@ -1,21 +1,20 @@
 """The one LightningDataModule and the one LightningModule that serve every task × model pair.
 
 ``TaskData`` draws a fresh training batch every step from the run's train stream at the current
-training length (the curriculum may grow it), and serves the fixed validation set at that length.
-``LitRun`` trains ``model`` on ``task`` under a regime: it logs, every ``log.every`` steps (the
-Trainer's ``log_every_n_steps``), the loss, the task's metrics, loss / baseline_loss, the length
-and the global gradient norm (before clipping); it validates every ``val_every`` steps, stops when
-the task is solved (``train.early_stop``) or the loss diverges, and asks the regime whether to
-grow the length.
+training length, and serves the fixed validation set at that length; the length is the run's
+``LengthSchedule``'s (lrd/training/schedule.py), which alone grows it (curriculum) and stops the
+run when it is solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
+when the loss becomes non-finite (``diverged``).
 
-Training metrics go to the Trainer's loggers directly, one ``log_metrics`` call per logged step,
-with the step number and ``epoch`` column Lightning itself would use, not through ``self.log``:
-Lightning's ``self.log`` costs about 0.7 ms per key per call on this project's CPUs (it moves
-its metadata dataclasses through ``apply_to_collection`` every call), so six keys cost ~4 ms a
-step, ~40% of an LSTM H=64 copy step (measured, benchmarks/lightning_vs_bare.py). The task's
-metrics are computed only on steps that are logged. Validation still uses ``self.log`` (it
-needs epoch reduction and ``callback_metrics``). The last logged training metrics are kept,
-as floats, in ``LitRun.train_metrics``.
+Logging, all through ``self.log``: on the steps Lightning sends to the loggers (every
+``log.every`` steps, the Trainer's ``log_every_n_steps``, and at a stop) the training step logs
+the loss, the task's metrics, loss / baseline_loss and the training length, and the step's
+global gradient norm (before clipping) is logged beside them. On other steps nothing is computed
+or logged: ``self.log`` costs ~0.4 ms per key on this project's CPUs (Lightning moves each
+key's result object to the value's device through ``apply_to_collection`` on every call), so
+six keys cost ~2.3 ms a step, ~30% of an LSTM H=64 copy-30 step and ~4% of an LSTM H=128
+adding-200 one (benchmarks/README.md). Validation logs the task's metrics and loss /
+baseline_loss, reduced over the validation set (``on_epoch``).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import math
 
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import WandbLogger
 import torch
 
 from lrd import data
@@ -65,11 +63,19 @@ class FixedSet:
 
 
 class TaskData(pl.LightningDataModule):
-    def __init__(self, task: Task, length: int, batch_size: int, seed: int, val_size: int,
+    """Batches of ``task`` at ``schedule.length`` (anything with a ``length``: the run's
+    ``LengthSchedule``): fresh ones for training, the fixed validation set for validation."""
+
+    def __init__(self, task: Task, schedule, batch_size: int, seed: int, val_size: int,
                  val_chunk: int = 512):
         super().__init__()
-        self.task, self.length, self.batch_size = task, length, batch_size
+        self.task, self.schedule, self.batch_size = task, schedule, batch_size
         self.seed, self.val_size, self.val_chunk = seed, val_size, val_chunk
+
+    @property
+    def length(self) -> int:
+        """The current training length (read-only here: the schedule owns it)."""
+        return self.schedule.length
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(FreshBatches(self), batch_size=None)
@@ -81,123 +87,54 @@ class TaskData(pl.LightningDataModule):
         return batch.to(device)
 
 
-# Attributes Lightning (or LitRun) sets on the module every step that are never parameters,
-# buffers or submodules: set them directly, skipping nn.Module.__setattr__'s registry checks.
-# Lightning sets ``_current_fx_name`` around every hook call, ~44 times a step (~0.1-0.2 ms).
-_PLAIN_ATTRS = frozenset({"_current_fx_name", "_pending", "train_metrics", "diverged", "solved",
-                          "_fill_uninitialized"})
-
-
 class LitRun(pl.LightningModule):
-    def __setattr__(self, name, value):
-        if name in _PLAIN_ATTRS:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
     def __init__(self, task: Task, model: torch.nn.Module, regime: Regime, optim: Optim,
-                 target_length: int, max_steps: int, early_stop: bool = True,
-                 solve_patience: int = 1, wandb_every: int = 1):
+                 max_steps: int):
         super().__init__()
         self.task, self.model, self.regime, self.optim = task, model, regime, optim
-        self.target_length, self.max_steps, self.early_stop = target_length, max_steps, early_stop
-        self.solve_patience = solve_patience
-        self.wandb_every = wandb_every
-        self.streak = 0                            # consecutive solved validations
-        self.diverged = False
-        self.solved = False
-        self.lengths: list[tuple[int, int]] = []   # (step, new training length) after growths
-        self.train_metrics: dict[str, float] = {}  # the last logged training metrics
-        self._pending: dict[str, torch.Tensor] = {}
-
-    # -- fit --------------------------------------------------------------------------------
-    def on_fit_start(self):
-        """Under ``deterministic`` (torch.use_deterministic_algorithms), torch by default also
-        fills every uninitialised tensor (torch.empty, kernel workspaces) with NaN, a bug
-        detector that changes no correct result and costs, measured, 17% of an LSTM H=64
-        forward+backward step (3.84 vs 3.27 ms; GRU and attention ~1%). Off during fit,
-        restored after; the deterministic algorithms themselves stay on."""
-        self._fill_uninitialized = torch.utils.deterministic.fill_uninitialized_memory
-        torch.utils.deterministic.fill_uninitialized_memory = False
-
-    def on_fit_end(self):
-        torch.utils.deterministic.fill_uninitialized_memory = self._fill_uninitialized
+        self.max_steps = max_steps     # the LR schedule's horizon
+        self.diverged = False          # the training loss became non-finite
+        self.logging_step = False      # this step's training metrics go to the loggers
 
     # -- steps ----------------------------------------------------------------------------
     def _logs_this_step(self) -> bool:
-        """Whether Lightning would send this step's metrics to the loggers (its own rule:
-        every ``log_every_n_steps`` optimiser steps, counting from 1, and at a stop)."""
+        """Whether Lightning sends this step's metrics to the loggers (its own rule: every
+        ``log_every_n_steps`` optimiser steps, counting from 1, and at a stop)."""
         every = self.trainer.log_every_n_steps
         return bool(every) and ((self.global_step + 1) % every == 0 or self.trainer.should_stop)
 
     def training_step(self, batch: Batch, batch_idx: int):
-        self._pending = {}
         outputs = self.regime.train_outputs(self.model, self.task, batch)
         loss = self.task.loss(outputs, batch)
+        self.logging_step = False
         if not torch.isfinite(loss):
             self.diverged = True
             self.trainer.should_stop = True
-            return None
-        if self._logs_this_step():
-            metrics = self.task.metrics(outputs, batch, loss)
-            logged = {f"train/{k}": v for k, v in metrics.items()}
-            logged["train/loss_ratio"] = loss.detach() / self._baseline(batch)
+            return None   # no backward: the optimiser step Lightning still takes has no grads
+        self.logging_step = self._logs_this_step()
+        if self.logging_step:
+            logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
+            logged["train/loss_ratio"] = loss.detach() / self._baseline()
             logged["train/length"] = float(self.trainer.datamodule.length)
-            self._pending = logged
+            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int):
         outputs = self.regime.eval_outputs(self.model, self.task, batch)
         metrics = self.task.metrics(outputs, batch)
-        metrics["loss_ratio"] = metrics["loss"] / self._baseline(batch)
+        metrics["loss_ratio"] = metrics["loss"] / self._baseline()
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, on_epoch=True,
                       batch_size=len(batch))
 
-    def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking:
-            return
-        metrics = {k[4:]: v for k, v in self.trainer.callback_metrics.items()
-                   if k.startswith("val/")}
-        if not metrics or not self.task.solved(metrics):
-            self.streak = 0
-            return
-        self.streak += 1
-        if self.streak < self.solve_patience:
-            return
-        self.streak = 0
-        dm = self.trainer.datamodule
-        if dm.length < self.target_length:
-            dm.length = self.regime.next_length(dm.length, self.target_length)
-            self.lengths.append((self.global_step, dm.length))
-        else:
-            self.solved = True
-            if self.early_stop:
-                self.trainer.should_stop = True
-
-    def _baseline(self, batch: Batch) -> float:
+    def _baseline(self) -> float:
         return self.task.baseline_loss(self.trainer.datamodule.length)
 
     # -- optimisation ---------------------------------------------------------------------
     def on_before_optimizer_step(self, optimizer):
         clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
-        if self._pending:
-            self._pending["train/grad_norm"] = norm
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        """Send the step's training metrics to every logger in one call (see module doc)."""
-        if not self._pending:
-            return
-        scalars = {k: float(v) for k, v in self._pending.items()}
-        self._pending = {}
-        self.train_metrics = scalars
-        # the step and epoch Lightning's own logger connector would write for this step
-        step = self.global_step - 1
-        row = {**scalars, "epoch": self.current_epoch}
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger) and (step + 1) % self.wandb_every:
-                continue  # W&B gets every wandb_every-th step; metrics.csv every step
-            logger.log_metrics(row, step=step)
+        if self.logging_step:
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False, batch_size=1)
 
     def configure_optimizers(self):
         o = self.optim

@@ -14,6 +14,10 @@ live in the training loop (``optim.grad_clip``, ``train.early_stop``).
   own previous prediction (argmax); in evaluation always its own prediction.
 - ``curriculum``: train at ``start`` steps of ``length``, and multiply the length by ``factor``
   (capped at the target length) each time validation at the current length is solved.
+
+A regime states its lengths (``start_length``, ``next_length``); the run's ``LengthSchedule``
+(lrd/training/schedule.py) applies them. ``model_batch`` is a batch as the regime's model reads
+it open loop, what analysis of the model's state runs on.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ class Regime:
 
     def eval_outputs(self, model, task: Task, batch: Batch) -> torch.Tensor:
         return model(batch.inputs)
+
+    def model_batch(self, task: Task, batch: Batch) -> Batch:
+        """``batch`` as the model reads it open loop (what analysis of its state runs on):
+        ``batch`` itself, but for a regime whose model reads more than the task's inputs."""
+        return batch
 
     def start_length(self, length: int) -> int:
         """The training length at step 0, for a run whose target length is ``length``."""
@@ -126,6 +135,12 @@ class TeacherForcing(Regime):
         prev[:, 1:] = batch.targets[:, :-1]
         fb = F.one_hot(prev, task.output_size).to(batch.inputs.dtype)
         return fb * self.feedback_mask(batch).unsqueeze(-1)
+
+    def model_batch(self, task, batch):
+        """The inputs with the true previous targets beside them (teacher forcing at p = 1,
+        the open-loop input of training)."""
+        inputs = torch.cat([batch.inputs, self.true_feedback(task, batch)], dim=-1)
+        return Batch(inputs, batch.targets, batch.mask, batch.metric_mask)
 
     def train_outputs(self, model, task, batch):
         if self.p == 1.0:

@@ -7,40 +7,26 @@ at the training length and at every ``train.eval_lengths``; write ``record.json`
 The final model (not the best checkpoint) is the one evaluated. ``solved`` means the task's own
 criterion holds on the test set at the target length. A run whose loss becomes non-finite stops
 and is recorded as ``diverged``; one that raises is recorded as ``failed`` and the error re-raised.
+With ``log.wandb`` the W&B run starts before the Trainer is built and ends with the run's status:
+exit code 0 when complete, 1 when failed or diverged (W&B shows the run as failed), and
+``status`` in its summary.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from datetime import datetime, timezone
-import warnings
 from pathlib import Path
 
 import torch
 
 from lrd import config as cfglib
 from lrd import data
-from lrd.training import record
 from lrd.config import RunConfig
+from lrd.training import record
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
-
-
-def wandb_mode() -> str:
-    """WANDB_MODE if set; else online when the user has logged in, offline otherwise."""
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    if os.environ.get("WANDB_API_KEY"):
-        return "online"
-    try:
-        import netrc
-        if netrc.netrc().authenticators("api.wandb.ai"):
-            return "online"
-    except (OSError, netrc.NetrcParseError):
-        pass
-    return "offline"
 
 
 def device_name(accelerator: str) -> str:
@@ -58,12 +44,11 @@ def device_name(accelerator: str) -> str:
 def train(cfg: RunConfig) -> dict:
     """Run ``cfg`` to the end and return its record (also written to disk)."""
     import pytorch_lightning as pl
-    from pytorch_lightning.loggers import CSVLogger
 
     from lrd.training.module import LitRun, TaskData, evaluate
+    from lrd.training.schedule import LengthSchedule
+    from lrd.training.trainer import fit, loggers, make_trainer
 
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # no GPU/TPU/tip banners
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     pl.seed_everything(cfg.seed, verbose=False)
@@ -84,33 +69,19 @@ def train(cfg: RunConfig) -> dict:
     }
     start = time.perf_counter()
     try:
-        dm = TaskData(task, regime.start_length(length), cfg.train.batch_size, cfg.seed,
-                      cfg.train.val_size)
-        lit = LitRun(task, model, regime, cfg.optim, length, cfg.train.max_steps,
-                     cfg.train.early_stop, cfg.train.solve_patience, cfg.log.wandb_every)
-        loggers = [CSVLogger(staging, name="", version="")]
-        if cfg.log.wandb:
-            loggers.append(_wandb_logger(cfg, resolved, run_id))
-        callbacks = []
+        run_loggers = loggers(cfg, staging, resolved, run_id)
+        schedule = LengthSchedule(task, regime, length, cfg.train.solve_patience,
+                                  cfg.train.early_stop)
+        callbacks = [schedule]
         if cfg.analysis.enabled:  # spectra, gradient decay, Lyapunov at init and end
             from lrd.analysis.callback import AnalysisCallback
             callbacks.append(AnalysisCallback(task, length, staging, cfg.seed,
                                               cfg.analysis.batch_size, cfg.analysis.every,
-                                              wandb=cfg.log.wandb))
-        trainer = pl.Trainer(
-            max_steps=cfg.train.max_steps, accelerator=cfg.train.accelerator,
-            devices=cfg.train.devices, precision=cfg.train.precision,
-            deterministic=cfg.train.deterministic, logger=loggers,
-            val_check_interval=cfg.train.val_every, check_val_every_n_epoch=None,
-            num_sanity_val_steps=0, log_every_n_steps=cfg.log.every,
-            enable_checkpointing=False, enable_model_summary=False,
-            enable_progress_bar=cfg.train.progress_bar, default_root_dir=staging,
-            callbacks=callbacks)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            warnings.filterwarnings("ignore", ".*IterableDataset.*__len__.*")
-            warnings.filterwarnings("ignore", ".*LeafSpec.*")
-            trainer.fit(lit, datamodule=dm)
+                                              wandb=cfg.log.wandb, regime=regime))
+        trainer = make_trainer(cfg, staging, run_loggers, callbacks)
+        lit = LitRun(task, model, regime, cfg.optim, cfg.train.max_steps)
+        fit(trainer, lit, TaskData(task, schedule, cfg.train.batch_size, cfg.seed,
+                                   cfg.train.val_size))
         train_time = time.perf_counter() - start
         device = lit.device
         metrics = {"test": evaluate(model, task, regime, data.fixed_set(
@@ -126,12 +97,12 @@ def train(cfg: RunConfig) -> dict:
             solved=bool(task.solved(metrics["test"])) and not lit.diverged,
             diverged=lit.diverged, status="diverged" if lit.diverged else "complete",
             train_time_s=train_time, wall_time_s=time.perf_counter() - start,
-            length_schedule=lit.lengths, final_train_length=dm.length,
+            length_schedule=schedule.history, final_train_length=schedule.length,
             env=record.environment(device_name(cfg.train.accelerator)))
-        if callbacks:
-            rec["analysis"] = callbacks[0].summary
+        if cfg.analysis.enabled:
+            rec["analysis"] = callbacks[1].summary
         if cfg.log.wandb:
-            _wandb_summary(loggers[-1], rec)
+            _wandb_summary(run_loggers[-1], rec)
     except BaseException as err:
         rec.update(status="failed", error=f"{type(err).__name__}: {err}", solved=False,
                    diverged=False, wall_time_s=time.perf_counter() - start,
@@ -141,20 +112,19 @@ def train(cfg: RunConfig) -> dict:
         raise
     finally:
         if cfg.log.wandb:
-            import wandb
-            if wandb.run is not None:
-                wandb.finish()
+            _wandb_finish(rec["status"])
     rec["run_dir"] = str(record.finish(staging, rec))
     return rec
 
 
-def _wandb_logger(cfg: RunConfig, resolved: dict, run_id: str):
-    from pytorch_lightning.loggers import WandbLogger
+def _wandb_finish(status: str) -> None:
+    """End the live W&B run with the run's status: exit code 0 for a complete run, 1 for a
+    failed or diverged one (W&B then shows it as failed), and the status in its summary."""
+    import wandb
 
-    return WandbLogger(project=cfg.log.project, group=cfg.log.group, name=run_id,
-                       config=resolved, save_dir=".", mode=wandb_mode(),
-                       tags=[resolved["task"]["name"], resolved["model"]["name"],
-                             resolved["regime"]["name"]])
+    if wandb.run is not None:
+        wandb.run.summary["status"] = status
+        wandb.finish(exit_code=0 if status == "complete" else 1)
 
 
 def _wandb_summary(logger, rec: dict) -> None:
