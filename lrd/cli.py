@@ -48,6 +48,8 @@ def cmd_train(args) -> None:
     test = ", ".join(f"{k} {v:.4g}" for k, v in rec["metrics"]["test"].items())
     print(f"{rec['run_id']}: {rec['status']}, solved={rec['solved']}, {rec['steps']} steps, "
           f"{rec['wall_time_s']:.1f} s\n  test: {test}\n  record: {rec['run_dir']}/record.json")
+    if rec["status"] != "complete":   # a diverged run: exit 1, as W&B marks it failed
+        raise SystemExit(1)
 
 
 def cmd_sweep(args) -> None:

@@ -55,3 +55,19 @@ def test_bad_train_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, m
     assert out.stderr.startswith("lrd: error: ") and message in out.stderr, out.stderr
     assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
     assert list(tmp_path.iterdir()) == [], "a refused run must write nothing"
+
+
+def test_train_exit_status_says_whether_the_run_completed(tmp_path):
+    """0 for a complete run, 1 for a diverged one (W&B marks it failed too); both recorded."""
+    base = [sys.executable, "-m", "lrd.cli", "train", "--config",
+            str(ROOT / "configs/task/adding.yaml"), f"log.out={tmp_path}", "log.wandb=false",
+            "analysis.enabled=false", "train.max_steps=2", "train.progress_bar=false",
+            "model.hidden_size=8", "train.val_size=8", "train.test_size=8"]
+    ok = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    diverged = subprocess.run(base + ["model.name=rnn", "model.nonlinearity=relu",
+                                      "model.init=gaussian", "model.init_gain=100.0",
+                                      "task.length=60", "optim.grad_clip=null"],
+                              capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ": complete," in ok.stdout, ok.stderr
+    assert diverged.returncode == 1 and ": diverged," in diverged.stdout, diverged.stderr
+    assert len(list(tmp_path.glob("*/record.json"))) == 2

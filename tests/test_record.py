@@ -99,9 +99,6 @@ def test_a_crash_mid_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     assert target.read_text() == OLD
 
 
-@pytest.mark.xfail(strict=True, reason="write_atomic leaves its '<name>.<pid>.tmp' behind when "
-                   "the write fails (lrd/training/record.py write_atomic: no cleanup on error); "
-                   "in results/tables/ that debris can be committed")
 def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "horizon.csv"
     target.write_text(OLD)

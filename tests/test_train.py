@@ -208,7 +208,7 @@ def test_cli_train_bad_key_is_one_line_exit_2(tmp_path):
                          timeout=120)
     assert out.returncode == 2
     err = out.stderr.strip()
-    assert err.startswith("lrd: error: config: unknown key 'train.max_stepz'")
+    assert err.startswith("lrd: error: command line: unknown key 'train.max_stepz'")
     assert "allowed in train: max_steps" in err and "\n" not in err
     assert not any(tmp_path.iterdir())
 

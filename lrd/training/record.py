@@ -46,8 +46,12 @@ def write_atomic(path, text: str) -> Path:
     old file or the new one, never half of one (also when processes write at once)."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a failed write leaves the old file and no debris
+        raise
     return path
 
 
