@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import gru_layer
 from lrd.models.recurrent import Recurrent
 
 
@@ -28,6 +29,10 @@ class GRU(Recurrent):
         super().__init__(task, hidden_size, num_layers, dropout)
         self.core = self.make_core(nn.GRU)
         self.init_weights(init, init_gain)
+
+    def layer_kernel(self, k, x, s):
+        hs = gru_layer(x, s[0], *self.layer_weights(k))
+        return hs, (hs[-1],)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)

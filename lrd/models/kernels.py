@@ -1,66 +1,94 @@
 """Whole-sequence recurrent layers with a hand-written backward, for the CPU fast path.
 
-One ``torch.autograd.Function`` per cell (tanh/ReLU RNN, LSTM, GRU), time-major inside:
+One ``torch.autograd.Function`` per cell (RNN with φ = tanh, relu or identity; LSTM; GRU),
+time-major inside ([L, B, ·]):
 
-  forward    the input projection of all steps is one matmul, ``X W_ihᵀ`` over [L·B, I]; then
-             one ``addmm`` of [B, H] × [H, gH] per step plus the gate math, written into
-             preallocated [L, B, ·] buffers that the backward reuses;
-  backward   BPTT, one [B, gH] × [gH, H] matmul per step for the gradient carried to h_{t-1};
-             the weight gradients are each ONE large matmul over all steps,
+  forward    the input projection of all steps is one matmul, ``X W_ihᵀ + b`` over [L·B, I],
+             written straight into the buffer the steps then fill in place; each step is one
+             ``addmm_`` of [B, H] × [H, gH] plus a few in-place gate ops (2 ops a step for the
+             RNN, 6 for the GRU, 8 for the LSTM), so a step allocates nothing;
+  backward   every factor that does not depend on the carried gradient (φ'(·), the gate
+             derivatives σ(1-σ), 1-tanh², ...) is computed once for all steps, vectorised,
+             before the loop; the loop is then one ``addmm`` of [B, gH] × [gH, H] (the gradient
+             carried to h_{t-1}, with the output's gradient as its bias) and 1 to 4 in-place
+             multiplies a step; the weight gradients are each ONE large matmul over all steps,
              dW_hh = Σ_t δ_tᵀ h_{t-1} = Δᵀ H_prev over [L·B], dW_ih = Δᵀ X, db = Σ δ_t,
-             where autograd through torch's step loop does one small matmul per step for each.
+             where autograd through a step loop does one small matmul per step for each.
 
 The maths is the one the explicit path (``layer_cell`` of each model) writes with torch ops, in
 torch's own gate order and bias placement (the GRU's reset gate after W_hn h + b_hn), so the
-two paths agree to float32 round-off and the gradients agree with autograd (tests/test_kernels.py
-checks both, and ``torch.autograd.gradcheck`` in float64). Which path a model uses on which
-device is decided by measurement (benchmarks/kernels.py, results/bench/kernels.csv).
+two paths agree to round-off, and the gradients agree with autograd: tests/test_kernels.py
+checks both, and ``torch.autograd.gradcheck`` in float64. The kernels are not twice
+differentiable (nothing in lrd differentiates a training step twice; the analysis uses the
+explicit path). Which path a model uses on which device is decided by measurement
+(``cpu_path`` of each model; benchmarks/fast_path.py, results/bench/fast_path.csv).
 """
 
 from __future__ import annotations
 
 import torch
 
+PHIS = ("tanh", "relu", "identity")
 
-def _weight_grads(delta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+
+def _weight_grads(delta, inputs):
     """dW = Δᵀ·input over every (t, b) at once: [L, B, G] x [L, B, K] -> [G, K]."""
     return delta.flatten(0, 1).t().mm(inputs.flatten(0, 1))
 
 
+def _hh_grads(delta, h0, hs):
+    """dW_hh = Σ_t δ_tᵀ h_{t-1} with h_{-1} = h0, without concatenating h0 to hs."""
+    d = delta[0].t().mm(h0)
+    if hs.shape[0] > 1:
+        d.addmm_(delta[1:].flatten(0, 1).t(), hs[:-1].flatten(0, 1))
+    return d
+
+
+def _input_grads(ctx, delta, w_ih, x):
+    return delta.flatten(0, 1).mm(w_ih).view_as(x) if ctx.needs_input_grad[0] else None
+
+
 class _RNNLayer(torch.autograd.Function):
-    """h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), φ = tanh or relu."""
+    """h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, relu: bool):
-        L = x.shape[0]
-        pre = torch.addmm(b_ih + b_hh, x.flatten(0, 1), w_ih.t()).view(L, x.shape[1], -1)
-        hs = torch.empty_like(pre)
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, phi: str):
+        L, B = x.shape[:2]
+        hs = torch.addmm(b_ih + b_hh, x.flatten(0, 1), w_ih.t()).view(L, B, -1)
         h, w_t = h0, w_hh.t()
         for t in range(L):
-            out = torch.addmm(pre[t], h, w_t, out=hs[t])
-            h = out.relu_() if relu else out.tanh_()
-        ctx.relu = relu
+            h = hs[t].addmm_(h, w_t)
+            if phi == "tanh":
+                h.tanh_()
+            elif phi == "relu":
+                h.relu_()
+        ctx.phi = phi
         ctx.save_for_backward(x, h0, w_ih, w_hh, hs)
         return hs
 
     @staticmethod
     def backward(ctx, d_hs):
         x, h0, w_ih, w_hh, hs = ctx.saved_tensors
+        d_hs = d_hs.contiguous()
+        if ctx.phi == "tanh":
+            dphi = 1 - hs * hs                      # φ'(·) of every step, vectorised
+        elif ctx.phi == "relu":
+            dphi = (hs > 0).to(hs.dtype)
+        else:
+            dphi = None
+        L = hs.shape[0]
+        # delta[t] = (d_hs[t] + δ_{t+1} W_hh) ⊙ φ'_t, the addmm written straight into delta[t]
         delta = torch.empty_like(hs)
-        carry = torch.zeros_like(h0)
-        for t in range(hs.shape[0] - 1, -1, -1):
-            g = d_hs[t] + carry
-            if ctx.relu:
-                g = g.mul_(hs[t] > 0)
-            else:
-                g = g.mul_(1 - hs[t] * hs[t])
-            delta[t] = g
-            carry = g.mm(w_hh)
-        h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])
+        delta[L - 1] = d_hs[L - 1]
+        for t in range(L - 1, -1, -1):
+            if dphi is not None:
+                delta[t].mul_(dphi[t])
+            if t > 0:
+                torch.addmm(d_hs[t - 1], delta[t], w_hh, out=delta[t - 1])
+        d_h0 = delta[0].mm(w_hh)
         d_b = delta.sum((0, 1))
-        d_x = delta.flatten(0, 1).mm(w_ih).view_as(x) if ctx.needs_input_grad[0] else None
-        return (d_x, carry, _weight_grads(delta, x), _weight_grads(delta, h_prev),
-                d_b, d_b, None)
+        return (_input_grads(ctx, delta, w_ih, x), d_h0, _weight_grads(delta, x),
+                _hh_grads(delta, h0, hs), d_b, d_b, None)
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -72,7 +100,7 @@ class _LSTMLayer(torch.autograd.Function):
         L, B = x.shape[:2]
         H = h0.shape[-1]
         gates = torch.addmm(b_ih + b_hh, x.flatten(0, 1), w_ih.t()).view(L, B, 4 * H)
-        hs, cs = x.new_empty(L, B, H), x.new_empty(L, B, H)
+        hs, cs, tcs = (x.new_empty(L, B, H) for _ in range(3))
         h, c, w_t = h0, c0, w_hh.t()
         for t in range(L):
             a = gates[t].addmm_(h, w_t)
@@ -80,36 +108,45 @@ class _LSTMLayer(torch.autograd.Function):
             a[:, 2 * H:3 * H].tanh_()
             a[:, 3 * H:].sigmoid_()
             i, f, g, o = a.chunk(4, 1)
-            c = torch.addcmul(f * c, i, g, out=cs[t])
-            h = torch.mul(o, c.tanh(), out=hs[t])
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, gates, hs, cs)
-        return hs, cs[-1]
+            c = torch.mul(f, c, out=cs[t]).addcmul_(i, g)
+            h = torch.mul(o, torch.tanh(c, out=tcs[t]), out=hs[t])
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, gates, cs, tcs, hs)
+        return hs, cs[L - 1].clone()
 
     @staticmethod
     def backward(ctx, d_hs, d_c_last):
-        x, h0, c0, w_ih, w_hh, gates, hs, cs = ctx.saved_tensors
-        L = hs.shape[0]
+        x, h0, c0, w_ih, w_hh, gates, cs, tcs, hs = ctx.saved_tensors
+        L, B, H = hs.shape
+        d_hs = d_hs.contiguous()
+        i, f, g, o = gates.chunk(4, 2)
+        # the factors that do not depend on the carried gradient, for every step at once:
+        # δi = dc ⊙ g i(1-i), δf = dc ⊙ c_{t-1} f(1-f), δg = dc ⊙ i (1-g²), δo = dh ⊙ tanh(c) o(1-o)
+        # and dc_t = dc_{t+1} ⊙ f_{t+1} + dh_t ⊙ o (1 - tanh²(c_t))
+        fac = torch.empty_like(gates).view(L, B, 4, H)
+        torch.mul(i * (1 - i), g, out=fac[:, :, 0])
+        ff = f * (1 - f)
+        torch.mul(ff[0], c0, out=fac[0, :, 1])
+        torch.mul(ff[1:], cs[:-1], out=fac[1:, :, 1])
+        torch.mul(1 - g * g, i, out=fac[:, :, 2])
+        torch.mul(o * (1 - o), tcs, out=fac[:, :, 3])
+        dc_fac = (1 - tcs * tcs).mul_(o)
         delta = torch.empty_like(gates)
-        d_h = torch.zeros_like(h0)
-        d_c = d_c_last.clone() if d_c_last is not None else torch.zeros_like(c0)
+        d4 = delta.view(L, B, 4, H)
+        dh = torch.empty_like(h0)
+        dh.copy_(d_hs[L - 1])
+        dc = d_c_last.clone()
         for t in range(L - 1, -1, -1):
-            i, f, g, o = gates[t].chunk(4, 1)
-            c_prev = cs[t - 1] if t > 0 else c0
-            tc = cs[t].tanh()
-            dh = d_hs[t] + d_h
-            d_c = d_c.addcmul_(dh * o, 1 - tc * tc)
-            di, df, dg, do = delta[t].chunk(4, 1)
-            torch.mul(d_c * g, i * (1 - i), out=di)
-            torch.mul(d_c * c_prev, f * (1 - f), out=df)
-            torch.mul(d_c * i, 1 - g * g, out=dg)
-            torch.mul(dh * tc, o * (1 - o), out=do)
-            d_c = d_c * f
-            d_h = delta[t].mm(w_hh)
-        h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])
+            if t < L - 1:
+                dc.mul_(f[t + 1])
+                torch.addmm(d_hs[t], delta[t + 1], w_hh, out=dh)
+            dc.addcmul_(dh, dc_fac[t])
+            torch.mul(fac[t, :, :3], dc.unsqueeze(1), out=d4[t, :, :3])
+            torch.mul(fac[t, :, 3], dh, out=d4[t, :, 3])
+        d_h0 = delta[0].mm(w_hh)
+        d_c0 = dc.mul_(f[0])
         d_b = delta.sum((0, 1))
-        d_x = delta.flatten(0, 1).mm(w_ih).view_as(x) if ctx.needs_input_grad[0] else None
-        return (d_x, d_h, d_c, _weight_grads(delta, x), _weight_grads(delta, h_prev),
-                d_b, d_b)
+        return (_input_grads(ctx, delta, w_ih, x), d_h0, d_c0, _weight_grads(delta, x),
+                _hh_grads(delta, h0, hs), d_b, d_b)
 
 
 class _GRULayer(torch.autograd.Function):
@@ -120,48 +157,56 @@ class _GRULayer(torch.autograd.Function):
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
         L, B = x.shape[:2]
         H = h0.shape[-1]
-        xp = torch.addmm(b_ih, x.flatten(0, 1), w_ih.t()).view(L, B, 3 * H)
+        rzn = torch.addmm(b_ih, x.flatten(0, 1), w_ih.t()).view(L, B, 3 * H)  # x_· -> r, z, n
         hp = x.new_empty(L, B, 3 * H)      # W_hh h_{t-1} + b_hh, kept for the backward
-        rzn = x.new_empty(L, B, 3 * H)     # r, z, n
         hs = x.new_empty(L, B, H)
         h, w_t = h0, w_hh.t()
         for t in range(L):
             hh = torch.addmm(b_hh, h, w_t, out=hp[t])
             a = rzn[t]
-            torch.add(xp[t, :, :2 * H], hh[:, :2 * H], out=a[:, :2 * H]).sigmoid_()
-            r, z = a[:, :H], a[:, H:2 * H]
-            n = torch.addcmul(xp[t, :, 2 * H:], r, hh[:, 2 * H:], out=a[:, 2 * H:]).tanh_()
-            h = torch.addcmul(n, z, h - n, out=hs[t])
+            rz = a[:, :2 * H].add_(hh[:, :2 * H]).sigmoid_()
+            n = a[:, 2 * H:].addcmul_(rz[:, :H], hh[:, 2 * H:]).tanh_()
+            h = torch.lerp(n, h, rz[:, H:], out=hs[t])   # n + z (h - n)
         ctx.save_for_backward(x, h0, w_ih, w_hh, hp, rzn, hs)
         return hs
 
     @staticmethod
     def backward(ctx, d_hs):
         x, h0, w_ih, w_hh, hp, rzn, hs = ctx.saved_tensors
-        L, H = hs.shape[0], hs.shape[-1]
-        dx_all, dh_all = torch.empty_like(rzn), torch.empty_like(hp)
-        carry = torch.zeros_like(h0)
+        L, B, H = hs.shape
+        d_hs = d_hs.contiguous()
+        r, z, n = rzn.chunk(3, 2)
+        hn = hp[:, :, 2 * H:]
+        # δn = dh ⊙ (1-z)(1-n²), δz = dh ⊙ (h_{t-1} - n) z(1-z), δr = δn ⊙ hn r(1-r): every
+        # factor of dh for every step at once; the W_hh side sees (δr, δz, δn ⊙ r)
+        fx = torch.empty_like(rzn).view(L, B, 3, H)
+        pn = torch.mul(1 - z, 1 - n * n, out=fx[:, :, 2])
+        zz = z * (1 - z)
+        torch.mul(h0 - n[0], zz[0], out=fx[0, :, 1])
+        torch.mul(hs[:-1] - n[1:], zz[1:], out=fx[1:, :, 1])
+        torch.mul(pn * hn, r * (1 - r), out=fx[:, :, 0])
+        fh = fx.clone()
+        fh[:, :, 2].mul_(r)
+        dh_all = torch.empty_like(hp)      # (δr, δz, δn ⊙ r) of every step
+        d4 = dh_all.view(L, B, 3, H)
+        dh = torch.empty_like(hs)          # the whole gradient reaching h_t
+        dh[L - 1] = d_hs[L - 1]
         for t in range(L - 1, -1, -1):
-            r, z, n = rzn[t].chunk(3, 1)
-            h_prev = hs[t - 1] if t > 0 else h0
-            dh = d_hs[t] + carry
-            dn = dh * (1 - z) * (1 - n * n)
-            dz = dh * (h_prev - n) * z * (1 - z)
-            dr = dn * hp[t, :, 2 * H:] * r * (1 - r)
-            dxt, dht = dx_all[t], dh_all[t]
-            dxt[:, :H], dxt[:, H:2 * H], dxt[:, 2 * H:] = dr, dz, dn
-            dht[:, :H], dht[:, H:2 * H] = dr, dz
-            torch.mul(dn, r, out=dht[:, 2 * H:])
-            carry = torch.addmm(dh * z, dht, w_hh)
-        h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])
-        d_x = dx_all.flatten(0, 1).mm(w_ih).view_as(x) if ctx.needs_input_grad[0] else None
-        return (d_x, carry, _weight_grads(dx_all, x), _weight_grads(dh_all, h_prev),
-                dx_all.sum((0, 1)), dh_all.sum((0, 1)))
+            torch.mul(fh[t], dh[t].unsqueeze(1), out=d4[t])
+            if t > 0:
+                torch.addcmul(d_hs[t - 1], dh[t], z[t], out=dh[t - 1]).addmm_(dh_all[t], w_hh)
+        d_h0 = torch.addmm(dh[0] * z[0], dh_all[0], w_hh)
+        dx_all = fx.mul_(dh.unsqueeze(2)).view(L, B, 3 * H)
+        return (_input_grads(ctx, dx_all, w_ih, x), d_h0, _weight_grads(dx_all, x),
+                _hh_grads(dh_all, h0, hs), dx_all.sum((0, 1)), dh_all.sum((0, 1)))
 
 
-def rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, relu: bool = False) -> torch.Tensor:
-    """One RNN layer over a time-major sequence x [L, B, I] from h0 [B, H]: hs [L, B, H]."""
-    return _RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, relu)
+def rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, phi: str = "tanh") -> torch.Tensor:
+    """One RNN layer over a time-major sequence x [L, B, I] from h0 [B, H]: hs [L, B, H].
+    ``phi``: tanh, relu or identity (the linear RNN)."""
+    if phi not in PHIS:
+        raise ValueError(f"phi must be one of {PHIS}, got {phi!r}")
+    return _RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, phi)
 
 
 def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh):

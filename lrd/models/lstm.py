@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import lstm_layer
 from lrd.models.recurrent import Recurrent
 
 
@@ -36,6 +37,10 @@ class LSTM(Recurrent):
         super().__init__(task, hidden_size, num_layers, dropout)
         self.core = self.make_core(nn.LSTM)
         self.init_weights(init, init_gain, forget_bias=forget_bias, chrono=chrono)
+
+    def layer_kernel(self, k, x, s):
+        hs, c = lstm_layer(x, *s, *self.layer_weights(k))
+        return hs, (hs[-1], c)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import rnn_layer
 from lrd.models.recurrent import Recurrent, check_choice
 
 NONLINEARITIES = ("tanh", "relu", "linear")
@@ -39,6 +40,11 @@ class RNN(Recurrent):
         self.core = self.make_core(nn.RNN, nonlinearity="tanh" if nonlinearity == "linear"
                                    else nonlinearity)
         self.init_weights(init, init_gain)
+
+    def layer_kernel(self, k, x, s):
+        phi = "identity" if self.nonlinearity == "linear" else self.nonlinearity
+        hs = rnn_layer(x, s[0], *self.layer_weights(k), phi=phi)
+        return hs, (hs[-1],)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
