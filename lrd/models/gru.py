@@ -21,6 +21,7 @@ from lrd.models.recurrent import Recurrent
 class GRU(Recurrent):
     name = "gru"
     looks = {"gru": Look("GRU", "#009E73", "D")}   # green
+    cpu_path = "kernel"   # measured: results/bench/fast_path.csv
     state_names = ("h",)
     gate_names = ("r", "z", "n")
 

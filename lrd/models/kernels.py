@@ -78,13 +78,12 @@ class _RNNLayer(torch.autograd.Function):
             dphi = None
         L = hs.shape[0]
         # delta[t] = (d_hs[t] + δ_{t+1} W_hh) ⊙ φ'_t, the addmm written straight into delta[t]
-        delta = torch.empty_like(hs)
-        delta[L - 1] = d_hs[L - 1]
+        delta = d_hs.clone()                        # one vectorised copy, then in place
         for t in range(L - 1, -1, -1):
             if dphi is not None:
                 delta[t].mul_(dphi[t])
             if t > 0:
-                torch.addmm(d_hs[t - 1], delta[t], w_hh, out=delta[t - 1])
+                delta[t - 1].addmm_(delta[t], w_hh)
         d_h0 = delta[0].mm(w_hh)
         d_b = delta.sum((0, 1))
         return (_input_grads(ctx, delta, w_ih, x), d_h0, _weight_grads(delta, x),
@@ -132,13 +131,13 @@ class _LSTMLayer(torch.autograd.Function):
         dc_fac = (1 - tcs * tcs).mul_(o)
         delta = torch.empty_like(gates)
         d4 = delta.view(L, B, 4, H)
-        dh = torch.empty_like(h0)
-        dh.copy_(d_hs[L - 1])
+        dhs = d_hs.clone()                 # the whole gradient reaching h_t, filled in place
         dc = d_c_last.clone()
         for t in range(L - 1, -1, -1):
+            dh = dhs[t]
             if t < L - 1:
                 dc.mul_(f[t + 1])
-                torch.addmm(d_hs[t], delta[t + 1], w_hh, out=dh)
+                dh.addmm_(delta[t + 1], w_hh)
             dc.addcmul_(dh, dc_fac[t])
             torch.mul(fac[t, :, :3], dc.unsqueeze(1), out=d4[t, :, :3])
             torch.mul(fac[t, :, 3], dh, out=d4[t, :, 3])
@@ -158,11 +157,11 @@ class _GRULayer(torch.autograd.Function):
         L, B = x.shape[:2]
         H = h0.shape[-1]
         rzn = torch.addmm(b_ih, x.flatten(0, 1), w_ih.t()).view(L, B, 3 * H)  # x_· -> r, z, n
-        hp = x.new_empty(L, B, 3 * H)      # W_hh h_{t-1} + b_hh, kept for the backward
+        hp = b_hh.expand(L, B, 3 * H).clone()  # W_hh h_{t-1} + b_hh, kept for the backward
         hs = x.new_empty(L, B, H)
         h, w_t = h0, w_hh.t()
         for t in range(L):
-            hh = torch.addmm(b_hh, h, w_t, out=hp[t])
+            hh = hp[t].addmm_(h, w_t)
             a = rzn[t]
             rz = a[:, :2 * H].add_(hh[:, :2 * H]).sigmoid_()
             n = a[:, 2 * H:].addcmul_(rz[:, :H], hh[:, 2 * H:]).tanh_()
@@ -189,12 +188,11 @@ class _GRULayer(torch.autograd.Function):
         fh[:, :, 2].mul_(r)
         dh_all = torch.empty_like(hp)      # (δr, δz, δn ⊙ r) of every step
         d4 = dh_all.view(L, B, 3, H)
-        dh = torch.empty_like(hs)          # the whole gradient reaching h_t
-        dh[L - 1] = d_hs[L - 1]
+        dh = d_hs.clone()                  # the whole gradient reaching h_t, filled in place
         for t in range(L - 1, -1, -1):
             torch.mul(fh[t], dh[t].unsqueeze(1), out=d4[t])
             if t > 0:
-                torch.addcmul(d_hs[t - 1], dh[t], z[t], out=dh[t - 1]).addmm_(dh_all[t], w_hh)
+                dh[t - 1].addcmul_(dh[t], z[t]).addmm_(dh_all[t], w_hh)
         d_h0 = torch.addmm(dh[0] * z[0], dh_all[0], w_hh)
         dx_all = fx.mul_(dh.unsqueeze(2)).view(L, B, 3 * H)
         return (_input_grads(ctx, dx_all, w_ih, x), d_h0, _weight_grads(dx_all, x),

@@ -28,6 +28,7 @@ class LSTM(Recurrent):
     name = "lstm"
     looks = {"lstm": Look("LSTM", "#D55E00", "s")}   # vermilion
     has_forget_gate = True
+    cpu_path = "module"   # measured: results/bench/fast_path.csv
     state_names = ("h", "c")
     gate_names = ("i", "f", "g", "o")
 

@@ -28,6 +28,7 @@ class RNN(Recurrent):
              "rnn-linear": Look("RNN (linear)", "#999999", "x")}    # grey
     variants = {f"rnn-{nl}": {"nonlinearity": nl} for nl in NONLINEARITIES}
     weights_are_dynamics = True   # J_t = diag φ'(·) W_hh
+    cpu_path = "kernel"   # measured: results/bench/fast_path.csv
     state_names = ("h",)
     gate_names = ("hh",)
 
