@@ -194,3 +194,27 @@ def test_cpu_path_is_declared_and_cuda_keeps_the_module():
     import inspect
     from lrd.models.recurrent import Recurrent
     assert 'inputs.device.type == "cpu"' in inspect.getsource(Recurrent.run)
+
+
+def test_malloc_tuning_at_import_changes_no_numbers():
+    """``import lrd`` tunes glibc's malloc (lrd/__init__.py); LRD_MALLOPT=0 turns it off. The
+    same few training steps give bit-identical weights either way."""
+    import os
+    import subprocess
+    import sys
+    code = ("import torch, lrd.models, lrd.tasks\n"
+            "torch.manual_seed(0)\n"
+            "task = lrd.tasks.make('prefix_sum')\n"
+            "for name in ('rnn', 'lstm', 'gru'):\n"
+            "    m = lrd.models.make(name, task, hidden_size=16)\n"
+            "    opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            "    for _ in range(3):\n"
+            "        x = torch.randn(4, 12, task.input_size)\n"
+            "        opt.zero_grad(); m(x).pow(2).mean().backward(); opt.step()\n"
+            "    print(name, float(sum(p.double().sum() for p in m.parameters())).hex())\n")
+    outs = []
+    for flag in ("1", "0"):
+        env = dict(os.environ, LRD_MALLOPT=flag)
+        outs.append(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                   capture_output=True, text=True).stdout)
+    assert outs[0] == outs[1] and outs[0].count("\n") == 3

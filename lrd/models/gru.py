@@ -3,8 +3,8 @@
     r = σ(W_ir x + b_ir + W_hr h + b_hr),   z = σ(W_iz x + b_iz + W_hz h + b_hz)
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
 
-Fast path: the fused ``nn.GRU``; why the fused module: benchmarks/README.md
-(``benchmarks/fast_path.py``).
+Fast path on CPU: lrd's GRU kernel (lrd/models/kernels.py), measured faster than the fused
+``nn.GRU`` (results/bench/fast_path.csv, benchmarks/README.md); on CUDA the fused ``nn.GRU``.
 """
 
 from __future__ import annotations

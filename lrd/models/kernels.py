@@ -21,7 +21,8 @@ two paths agree to round-off, and the gradients agree with autograd: tests/test_
 checks both, and ``torch.autograd.gradcheck`` in float64. The kernels are not twice
 differentiable (nothing in lrd differentiates a training step twice; the analysis uses the
 explicit path). Which path a model uses on which device is decided by measurement
-(``cpu_path`` of each model; benchmarks/fast_path.py, results/bench/fast_path.csv).
+(``cpu_path`` of each model; benchmarks/bench.py --only fast_path writes
+results/bench/fast_path.csv).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ State ``(h, c)``. ``forget_bias=b`` sets the forget-gate bias to b (Gers et al. 
 Jozefowicz et al. 2015 recommend 1); ``chrono=T_max`` is the chrono initialisation (Tallec &
 Ollivier 2018): b_f ~ log U[1, T_max-1], b_i = -b_f. Both act after ``init`` (lrd/models/init.py).
 
-Fast path: the fused ``nn.LSTM``; why the fused module: benchmarks/README.md
-(``benchmarks/fast_path.py``).
+Fast path: the fused ``nn.LSTM`` on every device: on CPU its oneDNN kernel measured about 2x
+faster than lrd's LSTM kernel (results/bench/fast_path.csv, benchmarks/README.md), which the
+tests keep equal to it (``cpu_path = "kernel"`` selects it).
 """
 
 from __future__ import annotations

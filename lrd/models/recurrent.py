@@ -5,9 +5,12 @@ standard ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k
 output head ``self.head = nn.Linear(hidden_size, output_size)`` reads the top layer's h.
 A state is a tuple of tensors ``[num_layers, B, H]``: ``(h,)`` or ``(h, c)`` (``state_names``).
 
-  fast path       ``forward(inputs)`` and ``run(inputs, state)``: the fused torch module
-                  (measured fastest on CPU: benchmarks/README.md), exact and
-                  differentiable in the inputs and the initial state.
+  fast path       ``forward(inputs)`` and ``run(inputs, state)``: on CPU, the path named by
+                  the model's ``cpu_path``, chosen by measurement (results/bench/fast_path.csv,
+                  benchmarks/README.md): ``"kernel"``, the hand-written-backward layers of
+                  lrd/models/kernels.py (``run_kernel``), or ``"module"``, the fused torch
+                  module ``core``; on any other device (CUDA: cuDNN) always the torch module.
+                  Exact and differentiable in the inputs and the initial state.
   explicit path   ``cell(x_t, state)``: one step of every layer written out (F.linear + gate
                   math; ``layer_cell`` in each model), for Jacobians with autograd/torch.func;
                   ``step`` = cell + head; ``steps(inputs, state)`` loops over t and returns

@@ -3,9 +3,10 @@
 ``nonlinearity``: ``tanh`` (default), ``relu`` (with ``init="identity"`` this is the IRNN of
 Le et al. 2015), or ``linear`` (φ = identity, for analysis: its Jacobian is W_hh exactly).
 
-Fast path: the fused ``nn.RNN`` for tanh and relu. ``linear`` has no torch kernel, so its fast
-path is the explicit loop (the weights still live in an nn.RNN so the names are the same).
-Why the fused module: benchmarks/README.md (``benchmarks/fast_path.py``).
+Fast path on CPU: lrd's RNN kernel (lrd/models/kernels.py, φ = tanh, relu or identity), measured
+faster than the fused ``nn.RNN`` (results/bench/fast_path.csv); on CUDA the fused ``nn.RNN``
+for tanh and relu. ``linear`` has no torch kernel: on CUDA its fast path is the explicit loop
+(the weights still live in an nn.RNN so the names are the same).
 """
 
 from __future__ import annotations
