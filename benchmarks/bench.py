@@ -10,9 +10,9 @@ Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/b
                    fitting LitRun with TaskData, logging as ``lrd train`` does) against a bare
                    loop doing the same work, same process,
                    alternating rounds (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit.
-  fast_path.csv    each recurrent model's fast path (``model.run``: the fused torch kernel)
-                   against its explicit path (``model.steps``: every h_t kept) and the two
-                   hand-written loops of benchmarks/fast_path.py, forward + backward.
+  fast_path.csv    each recurrent model's CPU paths, forward + backward, interleaved: the torch
+                   module, the hand-written-backward kernels (lrd/models/kernels.py) and the
+                   explicit path (``model.steps``); ``cpu_path`` = the one the model uses.
   scaling.csv      forward+backward time against length 10 .. 3000; fitted exponents (log-log
                    least squares of time vs length) over the whole range and over L >= 300.
   flops.csv        achieved GFLOP/s of each model's training step against torch.matmul at the
@@ -46,7 +46,6 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import fast_path  # noqa: E402
 import lightning_vs_bare  # noqa: E402
 
 import lrd.models  # noqa: E402
@@ -85,29 +84,35 @@ def lightning(points, rounds):
     return rows
 
 
-def fastpath(points, repeats, batch):
+def fastpath(points, repeats):
+    """Each recurrent model's CPU paths, forward + backward, interleaved: the torch module,
+    the hand-written-backward kernels (lrd/models/kernels.py) and the explicit steps; the
+    path each model uses on CPU (its ``cpu_path``) is recorded next to the fastest."""
     rows = []
     task = lrd.tasks.make(TASK)
     for name in RECURRENT:
-        for H, L in points:
+        for L, H, B in points:
             model = make_model(name, task, H)
-            x = task.sample(batch, L, data.generator(0, "train")).inputs.requires_grad_()
-            core = model.core
+            x = task.sample(B, L, data.generator(0, "train")).inputs.requires_grad_()
 
-            def run(f):
+            def run(path):
                 def g():
                     model.zero_grad(set_to_none=True)
                     x.grad = None
-                    f().sum().backward()
+                    if path == "explicit":
+                        model.steps(x)[0].sum().backward()
+                        return
+                    model.cpu_path = path
+                    model.run(x)[0].sum().backward()
+                    del model.cpu_path
                 return g
-            fns = {"fast": run(lambda: model.run(x)[0]),
-                   "explicit": run(lambda: model.steps(x)[0]),
-                   "cell_loop": run(lambda: model.head(fast_path.cell(core, x, name))),
-                   "proj_loop": run(lambda: model.head(fast_path.proj(core, x, name)))}
+            fns = {p: run(p) for p in ("module", "kernel", "explicit")}
             ts = interleaved(fns, repeats)
-            r = {"model": name, "hidden": H, "length": L, "batch": batch}
+            r = {"model": name, "hidden": H, "length": L, "batch": B}
             r.update({f"{k}_ms": 1e3 * v for k, v in ts.items()})
-            r["explicit_over_fast"] = ts["explicit"] / ts["fast"]
+            r["module_over_kernel"] = ts["module"] / ts["kernel"]
+            r["fastest"] = min(("module", "kernel"), key=ts.get)
+            r["cpu_path"] = type(model).cpu_path
             rows.append(r)
     return rows
 
@@ -144,7 +149,9 @@ def flops_section(points, repeats):
             ts = interleaved({"model": fwd_bwd_fn(name, H, B, L), "matmul": mm}, repeats)
             n = flops(name, H, B, L, task.input_size, task.output_size)
             ref = n_mm / ts["matmul"]
-            rows.append({"model": name, "length": L, "hidden": H, "batch": B,
+            cls = lrd.models.MODELS[name]
+            rows.append({"model": name, "path": getattr(cls, "cpu_path", "module"),
+                         "length": L, "hidden": H, "batch": B,
                          "gflop": n / 1e9, "achieved_gflops": n / ts["model"] / 1e9,
                          "matmul_gflops": ref / 1e9, "fraction": (n / ts["model"]) / ref})
     return rows
@@ -269,14 +276,16 @@ def main(argv=None):
               lit, ["model", "task", "steps_per_seq", "hidden", "batch", "lightning_ms",
                     "bare_ms", "overhead_ms", "ratio"],
               {"lightning_ms": ".2f", "bare_ms": ".2f", "overhead_ms": ".2f", "ratio": ".3f"})
-    if want("fast_path"):
-        fp = fastpath([(64, 50), (128, 200)], rep, 64)
+    if want("fast_path") or want("fastpath"):
+        pts = [(100, 64, 64)] if q else [(100, 64, 64), (300, 128, 128)]
+        fp = fastpath(pts, 3 if q else 5)
         write_csv("fast_path.csv", fp)
-        table("Fast path (fused kernel) vs explicit path, forward+backward ms, B=64", fp,
-              ["model", "hidden", "length", "fast_ms", "explicit_ms", "cell_loop_ms",
-               "proj_loop_ms", "explicit_over_fast"],
-              {k: ".2f" for k in ("fast_ms", "explicit_ms", "cell_loop_ms", "proj_loop_ms",
-                                  "explicit_over_fast")})
+        table("CPU paths, forward+backward ms (module: torch's; kernel: lrd/models/kernels.py; "
+              "cpu_path: the one each model uses)", fp,
+              ["model", "hidden", "length", "batch", "module_ms", "kernel_ms", "explicit_ms",
+               "module_over_kernel", "fastest", "cpu_path"],
+              {k: ".2f" for k in ("module_ms", "kernel_ms", "explicit_ms",
+                                  "module_over_kernel")})
     if want("scaling"):
         lengths = [10, 30, 100, 300, 1000] if q else [10, 30, 100, 300, 1000, 3000]
         scal, fits = scaling(lengths, 64, 8, 3 if q else 5, 3000)

@@ -9,10 +9,12 @@ set of weights:
            torch.lstm_cell, torch.gru_cell) with the module's weights
   proj     the input projection W_ih x_t + b_ih for all t in one matmul, then a Python loop
            of the recurrent part written out (F.linear + gate math)
+  kernel   lrd's hand-written-backward layers (lrd/models/kernels.py), time-major inside
 
 Prints one table of median milliseconds per step. Run with
 ``.venv/bin/python benchmarks/fast_path.py [--threads 2] [--repeats 10]``.
-The lrd models (lrd/models/*.py) use whichever was fastest; their docstrings quote the table.
+The lrd models choose their CPU path (``cpu_path``) from ``benchmarks/bench.py --only fast_path``
+(results/bench/fast_path.csv), which times the models themselves on both paths.
 """
 
 from __future__ import annotations
@@ -76,7 +78,22 @@ def proj(core, x, kind):
     return torch.stack(out, 1)
 
 
-IMPLS = {"fused": fused, "cell": cell, "proj": proj}
+def kernel(core, x, kind):
+    from lrd.models import kernels
+    B, L, _ = x.shape
+    h0 = x.new_zeros(B, core.hidden_size)
+    w = (core.weight_ih_l0, core.weight_hh_l0, core.bias_ih_l0, core.bias_hh_l0)
+    xt = x.transpose(0, 1).contiguous()
+    if kind == "lstm":
+        hs = kernels.lstm_layer(xt, h0, h0, *w)[0]
+    elif kind == "rnn":
+        hs = kernels.rnn_layer(xt, h0, *w)
+    else:
+        hs = kernels.gru_layer(xt, h0, *w)
+    return hs.transpose(0, 1)
+
+
+IMPLS = {"fused": fused, "cell": cell, "proj": proj, "kernel": kernel}
 
 
 def time_step(fn, core, x, kind, repeats):

@@ -3,8 +3,8 @@
     r = σ(W_ir x + b_ir + W_hr h + b_hr),   z = σ(W_iz x + b_iz + W_hz h + b_hz)
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
 
-Fast path: the fused ``nn.GRU``; why the fused module: benchmarks/README.md
-(``benchmarks/fast_path.py``).
+Fast path on CPU: lrd's GRU kernel (lrd/models/kernels.py), measured faster than the fused
+``nn.GRU`` (results/bench/fast_path.csv, benchmarks/README.md); on CUDA the fused ``nn.GRU``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import gru_layer
 from lrd.models.recurrent import Recurrent
 
 
 class GRU(Recurrent):
     name = "gru"
     looks = {"gru": Look("GRU", "#009E73", "D")}   # green
+    cpu_path = "kernel"   # measured: results/bench/fast_path.csv
     state_names = ("h",)
     gate_names = ("r", "z", "n")
 
@@ -28,6 +30,10 @@ class GRU(Recurrent):
         super().__init__(task, hidden_size, num_layers, dropout)
         self.core = self.make_core(nn.GRU)
         self.init_weights(init, init_gain)
+
+    def layer_kernel(self, k, x, s):
+        hs = gru_layer(x, s[0], *self.layer_weights(k))
+        return hs, (hs[-1],)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)

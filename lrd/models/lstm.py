@@ -7,8 +7,9 @@ State ``(h, c)``. ``forget_bias=b`` sets the forget-gate bias to b (Gers et al. 
 Jozefowicz et al. 2015 recommend 1); ``chrono=T_max`` is the chrono initialisation (Tallec &
 Ollivier 2018): b_f ~ log U[1, T_max-1], b_i = -b_f. Both act after ``init`` (lrd/models/init.py).
 
-Fast path: the fused ``nn.LSTM``; why the fused module: benchmarks/README.md
-(``benchmarks/fast_path.py``).
+Fast path: the fused ``nn.LSTM`` on every device: on CPU its oneDNN kernel measured about 2x
+faster than lrd's LSTM kernel (results/bench/fast_path.csv, benchmarks/README.md), which the
+tests keep equal to it (``cpu_path = "kernel"`` selects it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import lstm_layer
 from lrd.models.recurrent import Recurrent
 
 
@@ -27,6 +29,7 @@ class LSTM(Recurrent):
     name = "lstm"
     looks = {"lstm": Look("LSTM", "#D55E00", "s")}   # vermilion
     has_forget_gate = True
+    cpu_path = "module"   # measured: results/bench/fast_path.csv
     state_names = ("h", "c")
     gate_names = ("i", "f", "g", "o")
 
@@ -36,6 +39,10 @@ class LSTM(Recurrent):
         super().__init__(task, hidden_size, num_layers, dropout)
         self.core = self.make_core(nn.LSTM)
         self.init_weights(init, init_gain, forget_bias=forget_bias, chrono=chrono)
+
+    def layer_kernel(self, k, x, s):
+        hs, c = lstm_layer(x, *s, *self.layer_weights(k))
+        return hs, (hs[-1], c)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)

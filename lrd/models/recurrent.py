@@ -5,9 +5,12 @@ standard ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k
 output head ``self.head = nn.Linear(hidden_size, output_size)`` reads the top layer's h.
 A state is a tuple of tensors ``[num_layers, B, H]``: ``(h,)`` or ``(h, c)`` (``state_names``).
 
-  fast path       ``forward(inputs)`` and ``run(inputs, state)``: the fused torch module
-                  (measured fastest on CPU: benchmarks/README.md), exact and
-                  differentiable in the inputs and the initial state.
+  fast path       ``forward(inputs)`` and ``run(inputs, state)``: on CPU, the path named by
+                  the model's ``cpu_path``, chosen by measurement (results/bench/fast_path.csv,
+                  benchmarks/README.md): ``"kernel"``, the hand-written-backward layers of
+                  lrd/models/kernels.py (``run_kernel``), or ``"module"``, the fused torch
+                  module ``core``; on any other device (CUDA: cuDNN) always the torch module.
+                  Exact and differentiable in the inputs and the initial state.
   explicit path   ``cell(x_t, state)``: one step of every layer written out (F.linear + gate
                   math; ``layer_cell`` in each model), for Jacobians with autograd/torch.func;
                   ``step`` = cell + head; ``steps(inputs, state)`` loops over t and returns
@@ -56,6 +59,11 @@ class Recurrent(Model):
     gate_names: ClassVar[tuple[str, ...]]  # the H×H blocks stacked in weight_hh, in torch's order
     gates: ClassVar[int]          # len(gate_names), set for each subclass
     fused: ClassVar[bool] = True  # False: no torch kernel, ``run`` is the explicit loop
+    # The fast path on CPU, chosen by measurement (benchmarks/fast_path.py, recorded in
+    # results/bench/fast_path.csv): "kernel" = the hand-written-backward layers of
+    # lrd/models/kernels.py, "module" = the torch module (``core``). On any other device
+    # (CUDA: cuDNN) ``run`` always calls the torch module.
+    cpu_path: ClassVar[str] = "module"
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -106,11 +114,30 @@ class Recurrent(Model):
         """The fast path from ``state`` (zeros if None): ``(outputs [B,L,O], final_state)``."""
         if state is None:
             state = self.initial_state(inputs.shape[0], inputs.device)
+        if inputs.device.type == "cpu" and (self.cpu_path == "kernel" or not self.fused):
+            return self.run_kernel(inputs, state)
         if not self.fused:
             return self.run_loop(inputs, state)
         hx = state[0] if len(state) == 1 else state
         top, final = self.core(inputs, hx)
         return self.head(top), (final,) if len(state) == 1 else tuple(final)
+
+    def run_kernel(self, inputs: torch.Tensor, state: State):
+        """Layer by layer through ``layer_kernel`` (lrd/models/kernels.py), time-major inside;
+        dropout on each layer's output but the last, in training mode, as nn.RNN does."""
+        x, finals = inputs.transpose(0, 1).contiguous(), []
+        for k in range(self.num_layers):
+            if k > 0:
+                x = F.dropout(x, self.dropout, self.training)
+            hs, final = self.layer_kernel(k, x, tuple(t[k] for t in state))
+            finals.append(final)
+            x = hs
+        return self.head(x).transpose(0, 1), tuple(torch.stack(f) for f in zip(*finals))
+
+    def layer_kernel(self, k: int, x: torch.Tensor, s: tuple):
+        """Layer ``k`` over a time-major x [L, B, in] from the state tuple s of [B, H]:
+        ``(hs [L, B, H], final state tuple)``."""
+        raise NotImplementedError
 
     def run_loop(self, inputs: torch.Tensor, state: State):
         """Layer by layer, the whole sequence at a time (as torch's kernels do)."""

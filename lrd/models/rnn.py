@@ -3,9 +3,10 @@
 ``nonlinearity``: ``tanh`` (default), ``relu`` (with ``init="identity"`` this is the IRNN of
 Le et al. 2015), or ``linear`` (φ = identity, for analysis: its Jacobian is W_hh exactly).
 
-Fast path: the fused ``nn.RNN`` for tanh and relu. ``linear`` has no torch kernel, so its fast
-path is the explicit loop (the weights still live in an nn.RNN so the names are the same).
-Why the fused module: benchmarks/README.md (``benchmarks/fast_path.py``).
+Fast path on CPU: lrd's RNN kernel (lrd/models/kernels.py, φ = tanh, relu or identity), measured
+faster than the fused ``nn.RNN`` (results/bench/fast_path.csv); on CUDA the fused ``nn.RNN``
+for tanh and relu. ``linear`` has no torch kernel: on CUDA its fast path is the explicit loop
+(the weights still live in an nn.RNN so the names are the same).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrd.models.base import Look
+from lrd.models.kernels import rnn_layer
 from lrd.models.recurrent import Recurrent, check_choice
 
 NONLINEARITIES = ("tanh", "relu", "linear")
@@ -27,6 +29,7 @@ class RNN(Recurrent):
              "rnn-linear": Look("RNN (linear)", "#999999", "x")}    # grey
     variants = {f"rnn-{nl}": {"nonlinearity": nl} for nl in NONLINEARITIES}
     weights_are_dynamics = True   # J_t = diag φ'(·) W_hh
+    cpu_path = "kernel"   # measured: results/bench/fast_path.csv
     state_names = ("h",)
     gate_names = ("hh",)
 
@@ -39,6 +42,11 @@ class RNN(Recurrent):
         self.core = self.make_core(nn.RNN, nonlinearity="tanh" if nonlinearity == "linear"
                                    else nonlinearity)
         self.init_weights(init, init_gain)
+
+    def layer_kernel(self, k, x, s):
+        phi = "identity" if self.nonlinearity == "linear" else self.nonlinearity
+        hs = rnn_layer(x, s[0], *self.layer_weights(k), phi=phi)
+        return hs, (hs[-1],)
 
     def layer_cell(self, k, x, s):
         w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
