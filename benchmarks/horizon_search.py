@@ -1,0 +1,131 @@
+"""Horizon search against the full grid on ``horizon_copy`` at lengths 10, 20, 50, 100, 200
+(``cpu`` profile scale): the runs and training steps each costs, and whether both give the same
+horizon table. Writes ``results/bench/horizon_search.csv`` and ``results/bench/horizon_search.png``.
+
+The sweep is ``configs/sweeps/horizon_copy.yaml`` with those lengths and without anchors (a copy
+written to ``.lrd/bench/horizon_copy.yaml``; W&B logging and the analysis callback off, neither
+of which changes a run's id or numbers). Both sweeps are resumable, so they run in slices:
+
+    python benchmarks/horizon_search.py --run full     # the full grid: .lrd/bench/horizon_full
+    python benchmarks/horizon_search.py --run search   # the search:    .lrd/bench/horizon_search
+    python benchmarks/horizon_search.py                # the table and the figure
+
+The table counts only what is recorded: if the full grid is unfinished, its row says how many
+of its runs are missing, and the horizon tables are compared over the lengths both have
+complete (``compared_lengths``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lrd import results, sweeps  # noqa: E402
+
+LENGTHS = [10, 20, 50, 100, 200]
+BENCH = ROOT / ".lrd" / "bench"
+SWEEP = BENCH / "horizon_copy.yaml"
+OUT = {"full": BENCH / "horizon_full", "search": BENCH / "horizon_search"}
+DEST = ROOT / "results" / "bench"
+
+
+def write_sweep() -> Path:
+    """The horizon_copy sweep file at LENGTHS, opted in to the search without anchors."""
+    raw = yaml.safe_load((ROOT / "configs/sweeps/horizon_copy.yaml").read_text())
+    raw["parameters"]["task.length"] = {"values": LENGTHS}
+    raw["parameters"]["log.wandb"] = {"value": False}
+    raw["parameters"]["analysis.enabled"] = {"value": False}
+    raw["lrd"] = {"horizon_search": {"always": []}}
+    BENCH.mkdir(parents=True, exist_ok=True)
+    SWEEP.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return SWEEP
+
+
+def run(which: str, workers: int) -> None:
+    counts = sweeps.run(write_sweep(), workers=workers, out=str(OUT[which]),
+                        full_grid=which == "full")
+    counts.pop("errors")
+    print(which, counts)
+
+
+def summarise() -> pd.DataFrame:
+    planned = len(sweeps.plan(sweeps.load(write_sweep(), "cpu")))
+    runs = {k: results.collect(v) for k, v in OUT.items()}
+    done = {k: set(r["length"][r["status"] != "skipped"]) for k, r in runs.items()}
+    # lengths where the full grid has every run recorded
+    full = runs["full"]
+    per_len = full.groupby("length").size() if len(full) else pd.Series(dtype=int)
+    complete = sorted(int(n) for n, c in per_len.items() if c == planned // len(LENGTHS))
+    tables = {k: results.horizon(r[r["length"].isin(complete)]) for k, r in runs.items()}
+    cols = ["task", "model", "init", "regime", "horizon"]
+    same = all(len(t) for t in tables.values()) and \
+        tables["full"][cols].equals(tables["search"][cols])
+    rows = []
+    for k, r in runs.items():
+        ran = r[r["status"] != "skipped"]
+        rows.append({"mode": k, "planned": planned, "recorded": len(r), "trained": len(ran),
+                     "not_run": int((r["status"] == "skipped").sum()),
+                     "missing": planned - len(r),
+                     "train_steps": int(pd.to_numeric(ran["steps"]).sum()),
+                     "train_time_s": float(pd.to_numeric(r.get("train_time_s"),
+                                                         errors="coerce").sum()),
+                     "compared_lengths": " ".join(map(str, complete)),
+                     "same_horizon_table": bool(same)})
+    table = pd.DataFrame(rows)
+    f, s = table.set_index("mode")["train_steps"]
+    table["steps_ratio_full_over_search"] = round(f / s, 3) if s else float("nan")
+    for k, t in tables.items():
+        print(f"horizon table ({k}, lengths {complete}):\n{t[cols].to_string(index=False)}\n")
+    print(table.to_string(index=False))
+    DEST.mkdir(parents=True, exist_ok=True)
+    table.to_csv(DEST / "horizon_search.csv", index=False, float_format="%.6g")
+    figure(runs)
+    return table
+
+
+def figure(runs: dict[str, pd.DataFrame]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
+    width = 0.38
+    x = range(len(LENGTHS))
+    for i, (k, r) in enumerate(runs.items()):
+        ran = r[r["status"] != "skipped"]
+        steps = [int(pd.to_numeric(ran.loc[ran["length"] == n, "steps"]).sum()) for n in LENGTHS]
+        ax.bar([j + (i - 0.5) * width for j in x], steps, width,
+               label=f"{'full grid' if k == 'full' else 'horizon search'} "
+                     f"({sum(steps):,} steps)")
+        if k == "search":
+            for j, n in enumerate(LENGTHS):
+                skipped = int(((r["length"] == n) & (r["status"] == "skipped")).sum())
+                if skipped:
+                    ax.annotate(f"{skipped} not run", (j + 0.5 * width, 0), ha="center",
+                                va="bottom", rotation=90, fontsize=7, xytext=(0, 3),
+                                textcoords="offset points")
+    ax.set_xticks(list(x), [str(n) for n in LENGTHS])
+    ax.set_xlabel("copy delay T")
+    ax.set_ylabel("training steps (all runs)")
+    ax.set_title("horizon_copy, cpu profile: training steps per length", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.savefig(DEST / "horizon_search.png", dpi=150)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", choices=["full", "search"], help="run (or resume) one sweep")
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args()
+    if args.run:
+        run(args.run, args.workers)
+    else:
+        summarise()
