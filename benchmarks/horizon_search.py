@@ -12,7 +12,8 @@ of which changes a run's id or numbers). Both sweeps are resumable, so they run 
 
 The table counts only what is recorded: if the full grid is unfinished, its row says how many
 of its runs are missing, and the horizon tables are compared over the lengths both have
-complete (``compared_lengths``).
+complete (``compared_lengths``). A slice stopped by its time limit leaves its runs in flight
+recorded as failed (SIGTERM), so ``--run`` retries failed runs.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def write_sweep() -> Path:
 
 
 def run(which: str, workers: int) -> None:
+    # retry_failed: a slice stopped by its time limit (SIGTERM) leaves its runs in flight
+    # recorded as failed (lrd.training.run records Lightning's SIGTERMException as a failure)
     counts = sweeps.run(write_sweep(), workers=workers, out=str(OUT[which]),
-                        full_grid=which == "full")
+                        full_grid=which == "full", retry_failed=True)
     counts.pop("errors")
     print(which, counts)
 
