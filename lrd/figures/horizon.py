@@ -129,8 +129,8 @@ def _finding(name: str, rows, skipped=None) -> str:
         parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
                      if r["horizon"] else f"{style.model_label(model)} none")
     top = max(int(h["max_length"].max()), 0) if len(h) else 0
-    text = (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved in at "
-            f"least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
+    text = (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved "
+            f"in at least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
     if skipped is not None and len(skipped):
         text += " Not run by the horizon search: " + "; ".join(
             f"{style.model_label(model)} {not_run_text(skipped[skipped['model'] == model])}"

@@ -1,4 +1,5 @@
-"""Running a sweep offline: ``lrd sweep FILE [--workers N] [--profile P] [--out DIR]``.
+"""Running a sweep offline: ``lrd sweep FILE [--workers N] [--profile P] [--out DIR]
+[--retry-failed] [--full-grid]``.
 
 ``run`` checks everything first (the options, the file, every run's config: see ``spec``), so
 bad input writes nothing. Then it lists the sweep's run ids in ``<out>/_sweeps/<name>.txt`` and
@@ -141,7 +142,8 @@ def write_skipped(job: Job, failed_at: int, evidence: list[str]) -> bool:
     rec = skipped_record(job, failed_at, evidence)
     with FileLock(str(locks / f"{job.run_id}.lock")):
         old = record.read(job.out / job.run_id)
-        if old is not None and (old.get("status") != SKIPPED or old.get("reason") == rec["reason"]):
+        if old is not None and (old.get("status") != SKIPPED
+                                or old.get("reason") == rec["reason"]):
             return False
         record.finish(record.staging_dir(job.out, job.run_id), rec)
     return True
