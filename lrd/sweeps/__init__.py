@@ -6,8 +6,8 @@
              search (waves by length, runs recorded as skipped)
 """
 
-from lrd.sweeps.runner import (MEMBERS, SKIPPED, run, run_folder, skipped_record,  # noqa: F401
-                               write_members, write_skipped)
+from lrd.sweeps.runner import (MEMBERS, SKIPPED, next_cut, run, run_folder,  # noqa: F401
+                               skipped_record, write_members, write_skipped)
 from lrd.sweeps.space import OFFLINE_METHODS, expand  # noqa: F401
 from lrd.sweeps.spec import (LRD_KEY, WANDB_KEYS, HorizonSearch, Job, Sweep, export,  # noqa: F401
                              load, plan)

@@ -112,13 +112,23 @@ def _horizon_search(jobs: list[Job], todo: set[str], always, out_dir: Path, pool
         pool.train([j for j in run_now if j.run_id in todo])
         for group in sorted({j.group for j in run_now}):
             recs = [record.read(out_dir / j.run_id) for j in wave if j.group == group]
-            if any(r and r.get("solved") for r in recs):
-                cut.pop(group, None)
-            elif all(r and r.get("status") in MEASURED for r in recs):
-                cut.setdefault(group, length)
+            cut[group] = next_cut(cut.get(group), length, recs)
+            if cut[group] is None:
+                del cut[group]
 
 
 MEASURED = ("complete", "diverged")   # a run that trained to its end: its failure is evidence
+
+
+def next_cut(cut: int | None, length: int, recs: list[dict | None]) -> int | None:
+    """A group's cut (the length where every seed failed, or None) after the wave at
+    ``length``, whose records of the group's seeds are ``recs`` (None: not recorded): lifted
+    if a seed solved, set at ``length`` if every seed was measured and failed, else kept."""
+    if any(r and r.get("solved") for r in recs):
+        return None
+    if recs and all(r and r.get("status") in MEASURED for r in recs):
+        return length if cut is None else cut
+    return cut
 
 
 def skipped_record(job: Job, failed_at: int, evidence: list[str]) -> dict:
