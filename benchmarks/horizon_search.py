@@ -11,8 +11,11 @@ of which changes a run's id or numbers). Both sweeps are resumable, so they run 
     python benchmarks/horizon_search.py                # the table and the figure
 
 The table counts only what is recorded: if the full grid is unfinished, its row says how many
-of its runs are missing, and the horizon tables are compared over the lengths both have
-complete (``compared_lengths``). A slice stopped by its time limit leaves its runs in flight
+of its runs are missing, and the horizon tables are compared over the lengths where the full
+grid is complete (``compared_lengths``). Beside this measurement, the table replays the search
+on the committed full grids of every ``horizon_*`` sweep (``results/runs.csv``, read only): the
+runner's rule (``lrd.sweeps.next_cut``) applied to their recorded outcomes, rows
+``source = replay``; no run is trained for those. A slice stopped by its time limit leaves its runs in flight
 recorded as failed (SIGTERM), so ``--run`` retries failed runs.
 """
 
@@ -58,34 +61,74 @@ def run(which: str, workers: int) -> None:
     print(which, counts)
 
 
+COLS = ["task", "model", "init", "regime", "horizon"]
+
+
+def compare(sweep: str, source: str, full: pd.DataFrame, search: pd.DataFrame,
+            planned: int, lengths: list[int]) -> list[dict]:
+    """Rows of the table for one pair: runs and training steps of each, and whether the
+    horizon tables (horizon per task, model, init, regime) are equal."""
+    same = bool(len(full)) and results.horizon(full)[COLS].equals(results.horizon(search)[COLS])
+    rows = []
+    for mode, r in (("full", full), ("search", search)):
+        ran = r[r["status"].isin(["complete", "diverged"])]
+        not_run = int((r["status"] == "skipped").sum())
+        rows.append({"sweep": sweep, "source": source, "lengths": " ".join(map(str, lengths)),
+                     "mode": mode, "planned": planned, "trained": len(ran), "not_run": not_run,
+                     "missing": planned - len(ran) - not_run,
+                     "train_steps": int(pd.to_numeric(ran["steps"]).sum()),
+                     "same_horizon_table": same})
+    ratio = rows[0]["train_steps"] / rows[1]["train_steps"] if rows[1]["train_steps"] else None
+    for row in rows:
+        row["steps_full_over_search"] = round(ratio, 3) if ratio else float("nan")
+    return rows
+
+
+def replay(full: pd.DataFrame) -> pd.DataFrame:
+    """The rows a horizon search (no anchors) would have left of a full grid's rows: the
+    runner's rule (``lrd.sweeps.next_cut``) applied to the recorded outcomes, length by
+    length; a run not run becomes a skipped row (not solved, 0 steps)."""
+    out = full.copy()
+    for _, g in full.groupby(["group", "task", "model", "init", "regime"]):
+        cut = None
+        for n in sorted(g["length"].unique()):
+            at = g[g["length"] == n]
+            if cut is not None:
+                out.loc[at.index, ["status", "solved", "steps"]] = ["skipped", False, 0]
+            else:
+                cut = sweeps.next_cut(None, int(n), at[["status", "solved"]].to_dict("records"))
+    return out
+
+
 def summarise() -> pd.DataFrame:
     planned = len(sweeps.plan(sweeps.load(write_sweep(), "cpu")))
     runs = {k: results.collect(v) for k, v in OUT.items()}
-    done = {k: set(r["length"][r["status"] != "skipped"]) for k, r in runs.items()}
-    # lengths where the full grid has every run recorded
+    # measured: compare over the lengths where the full grid has every run recorded
     full = runs["full"]
     per_len = full.groupby("length").size() if len(full) else pd.Series(dtype=int)
     complete = sorted(int(n) for n, c in per_len.items() if c == planned // len(LENGTHS))
-    tables = {k: results.horizon(r[r["length"].isin(complete)]) for k, r in runs.items()}
-    cols = ["task", "model", "init", "regime", "horizon"]
-    same = all(len(t) for t in tables.values()) and \
-        tables["full"][cols].equals(tables["search"][cols])
-    rows = []
-    for k, r in runs.items():
-        ran = r[r["status"] != "skipped"]
-        rows.append({"mode": k, "planned": planned, "recorded": len(r), "trained": len(ran),
-                     "not_run": int((r["status"] == "skipped").sum()),
-                     "missing": planned - len(r),
-                     "train_steps": int(pd.to_numeric(ran["steps"]).sum()),
-                     "train_time_s": float(pd.to_numeric(r.get("train_time_s"),
-                                                         errors="coerce").sum()),
-                     "compared_lengths": " ".join(map(str, complete)),
-                     "same_horizon_table": bool(same)})
+    at = {k: r[r["length"].isin(complete)] for k, r in runs.items()}
+    rows = compare("horizon_copy", "measured (.lrd/bench)", runs["full"], runs["search"],
+                   planned, LENGTHS)
+    same = bool(complete) and results.horizon(at["full"])[COLS].equals(
+        results.horizon(at["search"])[COLS])
+    for row in rows:
+        row["same_horizon_table"] = same
+        row["compared_lengths"] = " ".join(map(str, complete))
+    for k, t in at.items():
+        print(f"horizon table ({k}, lengths {complete}):\n"
+              f"{results.horizon(t)[COLS].to_string(index=False)}\n")
+    # replay: the committed full grids of every horizon sweep (results/runs.csv), searched
+    committed = pd.read_csv(ROOT / "results" / "runs.csv")
+    for name in sorted(g for g in committed["group"].unique() if str(g).startswith("horizon_")):
+        grid = committed[committed["group"] == name]
+        lengths = sorted(int(n) for n in grid["length"].unique())
+        replayed = compare(name, "replay of results/runs.csv", grid, replay(grid),
+                                   len(grid), lengths)
+        for row in replayed:
+            row["compared_lengths"] = " ".join(map(str, lengths))
+        rows += replayed
     table = pd.DataFrame(rows)
-    f, s = table.set_index("mode")["train_steps"]
-    table["steps_ratio_full_over_search"] = round(f / s, 3) if s else float("nan")
-    for k, t in tables.items():
-        print(f"horizon table ({k}, lengths {complete}):\n{t[cols].to_string(index=False)}\n")
     print(table.to_string(index=False))
     DEST.mkdir(parents=True, exist_ok=True)
     table.to_csv(DEST / "horizon_search.csv", index=False, float_format="%.6g")
@@ -102,7 +145,7 @@ def figure(runs: dict[str, pd.DataFrame]) -> None:
     width = 0.38
     x = range(len(LENGTHS))
     for i, (k, r) in enumerate(runs.items()):
-        ran = r[r["status"] != "skipped"]
+        ran = r[r["status"].isin(["complete", "diverged"])]
         steps = [int(pd.to_numeric(ran.loc[ran["length"] == n, "steps"]).sum()) for n in LENGTHS]
         ax.bar([j + (i - 0.5) * width for j in x], steps, width,
                label=f"{'full grid' if k == 'full' else 'horizon search'} "
