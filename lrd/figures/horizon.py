@@ -7,8 +7,8 @@ dotted. Adding is scored by MSE on a log axis (lower is better), the others by a
 
 Lengths the horizon search did not run (every seed of the model failed at a shorter length;
 records with status "skipped") are no data: no line, band or dot reaches them. Each is a hollow
-marker of the model's colour in a strip at the bottom of the panel, and the legend and caption
-say "not run"; lines and bands break there.
+marker of the model's colour in a strip at the bottom of the panel under the words "not run",
+and the legend and caption say so; lines and bands break there.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def make(runs, results_dir: Path, out_dir: Path):
                            transform=ax.get_xaxis_transform(), marker=style.model_marker(model),
                            s=16, facecolors="none", edgecolors=style.model_color(model),
                            linewidths=0.8, zorder=5, clip_on=False)
+        for x in sorted(skipped["length"].unique()):   # the strip says what it is
+            ax.text(x, 0.03 + 0.035 * len(models), "not run", transform=ax.get_xaxis_transform(),
+                    fontsize=5.5, color="0.35", ha="center", va="bottom", zorder=5)
         for i, model in enumerate(models):
             s = stats[stats["model"] == model]
             gaps = sorted(set(skipped.loc[skipped["model"] == model, "length"]) - set(s["length"]))
