@@ -67,8 +67,7 @@ class Stub:
     def __call__(self, job, threads, redo=(runner.SKIPPED,)):
         if self.crash_after is not None and len(self.calls) >= self.crash_after:
             raise KeyboardInterrupt("killed")
-        old = record.read(job.out / job.run_id)
-        if old is not None and old.get("status") not in redo:
+        if not runner.redone(record.read(job.out / job.run_id), redo):
             return job.run_id, "skipped", None
         key = (job.config["model"]["name"], job.length, job.config["seed"])
         self.calls.append(key)
@@ -354,3 +353,20 @@ def test_lrd_sweep_searches_then_full_grid_runs_the_rest(tmp_path, capsys):
     assert recs[("rnn", 4, 0)]["status"] == "complete" and recs[("rnn", 4, 0)]["steps"] > 0
     runs = pd.read_csv(tmp_path / "res" / "runs.csv")
     assert set(runs["status"]) == {"complete"}
+
+
+def test_a_run_stopped_by_sigterm_is_rerun_without_retry_failed(tmp_path, stub):
+    """A time limit's SIGTERM reaches the workers as Lightning's SIGTERMException, which
+    lrd.training.run records as failed: the next sweep reruns it; a real failure it keeps."""
+    path, out = write_sweep(tmp_path, search=None, models=("rnn",), lengths=[2, 4]), \
+        tmp_path / "runs"
+    stub()
+    search(path, out)
+    cells = by_cell(out)
+    for key, error in ((("rnn", 2, 0), "SIGTERMException: "), (("rnn", 4, 0), "ValueError: x")):
+        rec = {**cells[key], "status": "failed", "error": error}
+        record.finish(record.staging_dir(out, rec["run_id"]), rec)
+    s = stub()
+    counts = search(path, out)
+    assert s.calls == [("rnn", 2, 0)] and counts["skipped"] == 3
+    assert by_cell(out)[("rnn", 4, 0)]["status"] == "failed"

@@ -14,7 +14,9 @@ atomically with its record (``lrd.training.record``), so a run whose record exis
 rerunning a sweep after an interruption redoes only what was unfinished. Each run holds an
 exclusive file lock while it trains, so two workers (or two ``lrd sweep`` processes) never run
 the same config. A run that raises is recorded as failed, one whose loss diverges as diverged,
-and the sweep goes on. ``--retry-failed`` reruns the runs recorded as failed.
+and the sweep goes on. ``--retry-failed`` reruns the runs recorded as failed. A run stopped from
+outside (a time limit's SIGTERM, recorded as failed with a ``SIGTERMException``) is rerun by
+the next ``lrd sweep`` anyway: it is no result, so a sweep run in time-limited slices resumes.
 
 Horizon search. A sweep file that opts in (``lrd: {horizon_search: {always: [...]}}``, see
 ``lrd.sweeps.spec``) runs in waves, one length (``task.length``) at a time in increasing
@@ -71,8 +73,7 @@ def run(path, workers: int | None = None, profile: str | None = None,
     redo = (SKIPPED, "failed") if retry_failed else (SKIPPED,)
 
     def pending(job: Job) -> bool:
-        rec = record.read(out_dir / job.run_id)
-        return rec is None or rec.get("status") in redo
+        return redone(record.read(out_dir / job.run_id), redo)
 
     todo = [j for j in jobs if pending(j)]
     workers = workers or default_workers()
@@ -240,6 +241,17 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
+STOPPED = ("SIGTERMException", "KeyboardInterrupt")   # errors of a run stopped from outside
+
+
+def redone(rec: dict | None, redo: tuple[str, ...]) -> bool:
+    """Whether a run with record ``rec`` is to be trained: no record, a status in ``redo``, or
+    a run stopped from outside (SIGTERM from a time limit or a scheduler: Lightning raises
+    SIGTERMException, which ``lrd.training.run`` records as failed), which is no result."""
+    return (rec is None or rec.get("status") in redo
+            or (rec.get("status") == "failed" and str(rec.get("error")).startswith(STOPPED)))
+
+
 def _run_job(job: Job, threads: int, redo: tuple[str, ...] = (SKIPPED,)
              ) -> tuple[str, str, str | None]:
     """Train one run in a worker, under its lock, unless it has a record whose status is not
@@ -252,8 +264,7 @@ def _run_job(job: Job, threads: int, redo: tuple[str, ...] = (SKIPPED,)
     locks = job.out / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(locks / f"{job.run_id}.lock")):
-        rec = record.read(job.out / job.run_id)
-        if rec is not None and rec.get("status") not in redo:
+        if not redone(record.read(job.out / job.run_id), redo):
             return job.run_id, "skipped", None
         overrides = [*job.overrides, f"train.threads={threads}", "train.progress_bar=false"]
         try:
