@@ -15,8 +15,8 @@ of its runs are missing, and the horizon tables are compared over the lengths wh
 grid is complete (``compared_lengths``). Beside this measurement, the table replays the search
 on the committed full grids of every ``horizon_*`` sweep (``results/runs.csv``, read only): the
 runner's rule (``lrd.sweeps.next_cut``) applied to their recorded outcomes, rows
-``source = replay``; no run is trained for those. A slice stopped by its time limit leaves its runs in flight
-recorded as failed (SIGTERM), so ``--run`` retries failed runs.
+``source = replay``; no run is trained for those. A slice stopped by its time limit leaves its
+runs in flight recorded as failed (SIGTERMException); the runner reruns them on the next slice.
 """
 
 from __future__ import annotations
