@@ -15,8 +15,10 @@ rerunning a sweep after an interruption redoes only what was unfinished. Each ru
 exclusive file lock while it trains, so two workers (or two ``lrd sweep`` processes) never run
 the same config. A run that raises is recorded as failed, one whose loss diverges as diverged,
 and the sweep goes on. ``--retry-failed`` reruns the runs recorded as failed. A run stopped from
-outside (a time limit's SIGTERM, recorded as failed with a ``SIGTERMException``) is rerun by
-the next ``lrd sweep`` anyway: it is no result, so a sweep run in time-limited slices resumes.
+outside (a time limit's SIGTERM or Ctrl-C, which ``lrd.training.run`` records as failed with a
+``SIGTERMException`` or ``SystemExit``) is rerun by the next ``lrd sweep`` anyway: it is no
+result, so a sweep run in time-limited slices resumes. SIGTERM stops ``lrd sweep`` as Ctrl-C
+does, and the sweep kills its worker processes on the way out, so none is left training.
 
 Horizon search. A sweep file that opts in (``lrd: {horizon_search: {always: [...]}}``, see
 ``lrd.sweeps.spec``) runs in waves, one length (``task.length``) at a time in increasing
@@ -41,11 +43,14 @@ are left recorded as skipped by the search.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import shutil
-from datetime import datetime, timezone
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
 from lrd import config as cfglib
@@ -82,12 +87,29 @@ def run(path, workers: int | None = None, profile: str | None = None,
     if search is not None:
         counts["not_run"] = 0
     desc = f"{sweep.name} [{sweep.profile}]" + (" horizon search" if search else "")
-    with _Pool(workers, todo, counts, desc, progress, redo) as pool:
+    with _stop_on_sigterm(), _Pool(workers, todo, counts, desc, progress, redo) as pool:
         if search is None:
             pool.train(sorted(todo, key=lambda j: j.length))   # short lengths first
         else:
             _horizon_search(jobs, {j.run_id for j in todo}, search.always, out_dir, pool)
     return {**counts, "total": len(jobs), "errors": pool.errors, "out": str(out_dir)}
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM (``timeout``, a scheduler) stops the sweep as Ctrl-C does: the pool kills its
+    workers on the way out, instead of this process dying and leaving them training, orphaned,
+    through the jobs already queued to them."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)
 
 
 # -- horizon search -----------------------------------------------------------------------------
@@ -179,9 +201,12 @@ class _Pool:
         self._postfix()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         if self.executor is not None:
-            self.executor.shutdown(cancel_futures=True)
+            if exc_type is not None:   # stopped (SIGTERM, Ctrl-C) or failed: no orphans
+                for proc in list(getattr(self.executor, "_processes", {}).values()):
+                    proc.kill()   # never records: a run in flight leaves staging debris only
+            self.executor.shutdown(wait=exc_type is None, cancel_futures=True)
         self.bar.close()
 
     def _postfix(self) -> None:
@@ -241,13 +266,16 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
-STOPPED = ("SIGTERMException", "KeyboardInterrupt")   # errors of a run stopped from outside
+# Errors of a run stopped from outside, not by its config: Lightning turns SIGTERM into
+# SIGTERMException, and Ctrl-C (or lrd's SIGTERM handler) in a fit into sys.exit(1).
+STOPPED = ("SIGTERMException", "KeyboardInterrupt", "SystemExit")
 
 
 def redone(rec: dict | None, redo: tuple[str, ...]) -> bool:
     """Whether a run with record ``rec`` is to be trained: no record, a status in ``redo``, or
-    a run stopped from outside (SIGTERM from a time limit or a scheduler: Lightning raises
-    SIGTERMException, which ``lrd.training.run`` records as failed), which is no result."""
+    a run stopped from outside (SIGTERM from a time limit or a scheduler, Ctrl-C: Lightning
+    raises SIGTERMException or exits, which ``lrd.training.run`` records as failed), which is
+    no result."""
     return (rec is None or rec.get("status") in redo
             or (rec.get("status") == "failed" and str(rec.get("error")).startswith(STOPPED)))
 
