@@ -75,6 +75,9 @@ def compare(sweep: str, source: str, full: pd.DataFrame, search: pd.DataFrame,
                      "mode": mode, "planned": planned, "trained": len(ran), "not_run": not_run,
                      "missing": planned - len(ran) - not_run,
                      "train_steps": int(pd.to_numeric(ran["steps"]).sum()),
+                     # seconds of training, 2 workers on 2 shared cores (measured rows only)
+                     "train_time_s": round(float(pd.to_numeric(ran["train_time_s"]).sum()), 1)
+                     if "train_time_s" in ran else float("nan"),
                      "same_horizon_table": same})
     ratio = rows[0]["train_steps"] / rows[1]["train_steps"] if rows[1]["train_steps"] else None
     for row in rows:
@@ -145,9 +148,11 @@ def figure(runs: dict[str, pd.DataFrame]) -> None:
     for i, (k, r) in enumerate(runs.items()):
         ran = r[r["status"].isin(["complete", "diverged"])]
         steps = [int(pd.to_numeric(ran.loc[ran["length"] == n, "steps"]).sum()) for n in LENGTHS]
+        missing = 8 * len(LENGTHS) - len(ran) - int((r["status"] == "skipped").sum())
         ax.bar([j + (i - 0.5) * width for j in x], steps, width,
                label=f"{'full grid' if k == 'full' else 'horizon search'} "
-                     f"({sum(steps):,} steps)")
+                     f"({sum(steps):,} steps" + (f"; {missing} runs not yet recorded)"
+                                                 if missing else ")"))
         if k == "search":
             for j, n in enumerate(LENGTHS):
                 skipped = int(((r["length"] == n) & (r["status"] == "skipped")).sum())
