@@ -486,3 +486,36 @@ def test_sigterm_stops_the_sweep_and_leaves_no_worker_behind(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert not left, "workers left training after SIGTERM"
     assert not records(out)
+
+
+def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
+    """SIGKILL leaves the runner no chance to clean up: its workers die with it (Linux)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5]},
+                                  "model.name": {"value": "gru"}})
+    out, pids, hook = tmp_path / "runs", tmp_path / "pids", tmp_path / "hook"
+    pids.mkdir()
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW.format(folder=str(pids)))
+    cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
+           "--out", str(out), "--results", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(pids.iterdir())) < 2:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    workers = [int(p.name) for p in pids.iterdir()]
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 20
+    alive = lambda pid: os.path.exists(f"/proc/{pid}") and \
+        Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # noqa: E731
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived the killed sweep"

@@ -204,7 +204,9 @@ class _Pool:
     def __exit__(self, exc_type, *exc) -> None:
         if self.executor is not None:
             if exc_type is not None:   # stopped (SIGTERM, Ctrl-C) or failed: no orphans
-                for proc in list(getattr(self.executor, "_processes", {}).values()):
+                procs = {*(getattr(self.executor, "_processes", None) or {}).values(),
+                         *mp.active_children()}
+                for proc in procs:
                     proc.kill()   # never records: a run in flight leaves staging debris only
             self.executor.shutdown(wait=exc_type is None, cancel_futures=True)
         self.bar.close()
@@ -243,7 +245,7 @@ class _Pool:
         if self.executor is None:
             ctx = mp.get_context("spawn")
             self.executor = ProcessPoolExecutor(self.workers, mp_context=ctx,
-                                                initializer=_init_worker)
+                                                initializer=_init_pool_worker)
         futures = [self.executor.submit(_run_job, j, self.threads, self.redo) for j in jobs]
         for fut in as_completed(futures):
             self.note(*fut.result())
@@ -258,6 +260,11 @@ def run_folder(jobs: list[Job]) -> Path:
         raise ConfigError(f"the runs of one sweep go to one folder; log.out takes "
                           f"{len(folders)} values: {', '.join(folders) or 'none'}")
     return Path(folders[0])
+
+
+def _init_pool_worker() -> None:
+    _die_with_parent()
+    _init_worker()
 
 
 def _init_worker() -> None:
@@ -278,6 +285,19 @@ def redone(rec: dict | None, redo: tuple[str, ...]) -> bool:
     no result."""
     return (rec is None or rec.get("status") in redo
             or (rec.get("status") == "failed" and str(rec.get("error")).startswith(STOPPED)))
+
+
+def _die_with_parent() -> None:
+    """On Linux, a worker is killed when the sweep process dies, however it dies (SIGKILL
+    too), so no worker goes on training runs nobody waits for; elsewhere, nothing."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def _run_job(job: Job, threads: int, redo: tuple[str, ...] = (SKIPPED,)
