@@ -164,7 +164,8 @@ def figure(runs: dict[str, pd.DataFrame]) -> None:
     ax.set_xlabel("copy delay T")
     ax.set_ylabel("training steps (all runs)")
     ax.set_title("horizon_copy, cpu profile: training steps per length", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)   # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper right")
     fig.savefig(DEST / "horizon_search.png", dpi=150)
     plt.close(fig)
 
