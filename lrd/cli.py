@@ -60,7 +60,8 @@ def cmd_sweep(args) -> None:
     if args.export:
         print(f"wrote {sweep.export(sweep.load(args.file, args.profile), args.export)}")
         return
-    counts = sweep.run(args.file, args.workers, args.profile, args.out, args.retry_failed)
+    counts = sweep.run(args.file, args.workers, args.profile, args.out, args.retry_failed,
+                       full_grid=args.full_grid)
     for line in counts.pop("errors"):
         print(f"  failed: {line}", file=sys.stderr)
     out = Path(counts.pop("out"))
@@ -132,6 +133,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default=None,
                    help="where the tables go (default: beside the run folder)")
     s.add_argument("--retry-failed", action="store_true", help="rerun runs recorded as failed")
+    s.add_argument("--full-grid", action="store_true",
+                   help="run every grid point, also of a sweep that opts in to the horizon "
+                   "search (lrd: horizon_search:), and the runs it recorded as skipped")
     s.add_argument("--export", metavar="FILE",
                    help="write the profile-resolved sweep file for `wandb sweep` and exit")
     s.set_defaults(func=cmd_sweep)

@@ -62,7 +62,7 @@ def test_grid_expansion_matches_hand_count(name, profile, count):
 @pytest.mark.parametrize("name", SWEEPS)
 def test_every_sweep_file_is_valid_wandb_and_plans_cleanly(name):
     raw = yaml.safe_load((CONFIGS / "sweeps" / name).read_text())
-    assert set(raw) <= sweep.WANDB_KEYS and raw["command"][-1] == "${args}"
+    assert set(raw) - {sweep.LRD_KEY} <= sweep.WANDB_KEYS and raw["command"][-1] == "${args}"
     assert raw["metric"]["name"]
     jobs = sweep.plan(sweep.load(CONFIGS / "sweeps" / name, "smoke"))
     assert jobs and len({j.run_id for j in jobs}) == len(jobs)
@@ -436,3 +436,86 @@ def test_results_keep_committed_curves_when_step_logs_are_absent(tmp_path):
     assert results.write(out, tmp_path)["curves"].read_bytes() == first
     with pytest.raises(ConfigError, match="no run folder"):
         results.write(tmp_path / "missing", tmp_path)
+
+
+SLOW = """
+# Loaded by every process of the sweep (PYTHONPATH): training writes the worker's pid and hangs.
+import os, time
+from pathlib import Path
+import lrd.training.run as run
+
+def hang(cfg):
+    Path({folder!r}, str(os.getpid())).write_text("")
+    time.sleep(600)
+
+run.train = hang
+"""
+
+
+def test_sigterm_stops_the_sweep_and_leaves_no_worker_behind(tmp_path):
+    """SIGTERM to the runner alone (``kill PID``; ``timeout`` sends it to the group too):
+    the runner exits 130 and its workers, which were training, are gone; nothing recorded."""
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7]},
+                                  "model.name": {"value": "gru"}})
+    out, pids, hook = tmp_path / "runs", tmp_path / "pids", tmp_path / "hook"
+    pids.mkdir()
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW.format(folder=str(pids)))
+    cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
+           "--out", str(out), "--results", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(pids.iterdir())) < 2:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the workers did not start within 120 s")
+        time.sleep(0.05)
+    workers = [int(p.name) for p in pids.iterdir()]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    deadline = time.time() + 20
+    alive = lambda pid: os.path.exists(f"/proc/{pid}") and \
+        Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # noqa: E731
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers left training after SIGTERM"
+    assert not records(out)
+
+
+def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
+    """SIGKILL leaves the runner no chance to clean up: its workers die with it (Linux)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5]},
+                                  "model.name": {"value": "gru"}})
+    out, pids, hook = tmp_path / "runs", tmp_path / "pids", tmp_path / "hook"
+    pids.mkdir()
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW.format(folder=str(pids)))
+    cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
+           "--out", str(out), "--results", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(pids.iterdir())) < 2:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    workers = [int(p.name) for p in pids.iterdir()]
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 20
+    alive = lambda pid: os.path.exists(f"/proc/{pid}") and \
+        Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # noqa: E731
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived the killed sweep"

@@ -64,15 +64,28 @@ def load_runs(results_dir) -> pd.DataFrame:
     return runs.sort_values("run_id").reset_index(drop=True)
 
 
-def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
-    """The completed or diverged runs of one sweep (failed runs have no metrics)."""
-    if runs.empty or "group" not in runs:
-        return runs.iloc[0:0]
+def _members(runs: pd.DataFrame, group: str) -> pd.Series:
     member = runs["group"] == group
     if "sweeps" in runs:  # a run shared by two sweeps ran once, under the first one's group
         member |= runs["sweeps"].fillna("").str.split(";").apply(lambda s: group in s)
-    sel = runs[member & (runs["status"] != "failed")]
+    return member
+
+
+def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The completed or diverged runs of one sweep (failed runs have no metrics, and runs the
+    horizon search did not run, status "skipped", are no measurement: see ``not_run``)."""
+    if runs.empty or "group" not in runs:
+        return runs.iloc[0:0]
+    sel = runs[_members(runs, group) & ~runs["status"].isin(["failed", "skipped"])]
     return sel.reset_index(drop=True)
+
+
+def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The runs of one sweep that the horizon search recorded as skipped (``reason``,
+    ``failed_at``; no metrics): figures show them as "not run", never as data."""
+    if runs.empty or "group" not in runs:
+        return runs.iloc[0:0]
+    return runs[_members(runs, group) & (runs["status"] == "skipped")].reset_index(drop=True)
 
 
 def _plain(value):

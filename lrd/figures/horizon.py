@@ -4,6 +4,11 @@ From the ``horizon_<task>`` sweeps. Each model is a line through the mean over s
 length, with a band from the worst to the best seed and every seed as a dot; the memoryless
 baseline (analytic, from the task) is dashed and the "solved" threshold (``Task.solved``)
 dotted. Adding is scored by MSE on a log axis (lower is better), the others by accuracy.
+
+Lengths the horizon search did not run (every seed of the model failed at a shorter length;
+records with status "skipped") are no data: no line, band or dot reaches them. Each is a hollow
+marker of the model's colour in a strip at the bottom of the panel under the words "not run",
+and the legend and caption say so; lines and bands break there.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.lines import Line2D
 
 from lrd import results as resultslib
+from lrd.results.aggregate import not_run as not_run_text
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, baseline, fmt, metric, per_length, study, task
+from lrd.figures.data import (Made, Skipped, baseline, fmt, metric, not_run, per_length, study,
+                              task)
 
 NAME = "horizon"
 TITLE = "Memory horizon"
@@ -39,17 +47,34 @@ def make(runs, results_dir: Path, out_dir: Path):
     nrows = -(-n // ncols)
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
                              nrows, ncols)
-    models_seen, findings = [], []
+    models_seen, findings, any_skipped = [], [], False
     for ax, name in zip(axes.flat, tasks):
         rows = study(runs, f"horizon_{name}")
+        skipped = not_run(runs, f"horizon_{name}")
         t = task(name, rows)
         m = metric(t)
         col = f"test.{m.name}"
         stats = per_length(rows, col, ["model", "length"])
-        lengths = sorted(rows["length"].unique())
+        lengths = sorted({*rows["length"].unique(), *skipped["length"].unique()})
         models = style.ordered(rows["model"].unique(), style.model_order())
+        for i, model in enumerate(models):   # not run: a strip at the bottom, never data
+            ls = sorted(skipped.loc[skipped["model"] == model, "length"].unique())
+            if ls:
+                any_skipped = True
+                dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
+                ax.scatter([n * dodge for n in ls], [0.03 + 0.035 * i] * len(ls),
+                           transform=ax.get_xaxis_transform(), marker=style.model_marker(model),
+                           s=16, facecolors="none", edgecolors=style.model_color(model),
+                           linewidths=0.8, zorder=5, clip_on=False)
+        for x in sorted(skipped["length"].unique()):   # the strip says what it is
+            ax.text(x, 0.03 + 0.035 * len(models), "not run", transform=ax.get_xaxis_transform(),
+                    fontsize=5.5, color="0.35", ha="center", va="bottom", zorder=5)
         for i, model in enumerate(models):
             s = stats[stats["model"] == model]
+            gaps = sorted(set(skipped.loc[skipped["model"] == model, "length"]) - set(s["length"]))
+            if gaps:   # lines and bands break at the lengths not run
+                s = pd.concat([s, pd.DataFrame({"model": model, "length": gaps})])
+                s = s.sort_values("length")
             c = style.model_color(model)
             ax.fill_between(s["length"], s["lo"], s["hi"], color=c, alpha=0.15, lw=0)
             ax.plot(s["length"], s["mean"], color=c, marker=style.model_marker(model),
@@ -70,7 +95,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.set_xlabel(style.length_axis(name))
         ax.set_ylabel(m.label + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
-        findings.append(_finding(name, rows))
+        findings.append(_finding(name, rows, skipped))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
@@ -78,7 +103,11 @@ def make(runs, results_dir: Path, out_dir: Path):
                for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
+    if any_skipped:
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none",
+                              markeredgecolor="0.35", label="not run (horizon search)"))
+    fig.legend(handles=handles, loc="outside upper center",
+               ncol=-(-len(handles) // 2) if n > 1 else 2)   # one column-wide panel: 2
     files = style.save(fig, out_dir, NAME)
     seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
                    .groupby(["group", "model", "length"])["seed"].nunique().unique())
@@ -87,11 +116,14 @@ def make(runs, results_dir: Path, out_dir: Path):
         "Lines: mean over seeds; bands: worst to best seed; dots: individual seeds "
         f"({'/'.join(map(str, seeds))} per point). Dashed: the memoryless baseline; dotted: the "
         "solved threshold (accuracy ≥ 0.99, or MSE < 0.01 on adding, where lower is better). "
-        "A model has memory at a length when it is clearly beyond the baseline.")
+        "A model has memory at a length when it is clearly beyond the baseline."
+        + (" Hollow markers at the bottom: lengths the horizon search did not run, because "
+           "every seed of that model failed at a shorter length (not a measurement; "
+           "`lrd sweep --full-grid` runs them)." if any_skipped else ""))
     return Made(NAME, TITLE, caption, sweeps, files, findings)
 
 
-def _finding(name: str, rows) -> str:
+def _finding(name: str, rows, skipped=None) -> str:
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
     parts = []
@@ -100,5 +132,10 @@ def _finding(name: str, rows) -> str:
         parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
                      if r["horizon"] else f"{style.model_label(model)} none")
     top = max(int(h["max_length"].max()), 0) if len(h) else 0
-    return (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved in at "
-            f"least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
+    text = (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved "
+            f"in at least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
+    if skipped is not None and len(skipped):
+        text += " Not run by the horizon search: " + "; ".join(
+            f"{style.model_label(model)} {not_run_text(skipped[skipped['model'] == model])}"
+            for model in style.ordered(skipped["model"].unique(), style.model_order())) + "."
+    return text

@@ -12,6 +12,15 @@
   own criterion on the fixed test set (``Task.solved``: accuracy >= 0.99, or MSE < 0.01 for
   ``adding``), evaluated on the final model of each run.
 
+Runs the horizon search did not run (``lrd.sweeps.runner``: ``status`` "skipped") are rows of
+``runs.csv`` too, with their ``reason`` ("not run: every seed failed at T=50") and ``failed_at``,
+``solved`` False, ``steps`` 0 and no metrics. In ``horizon.csv`` they count as not solved, which
+leaves every horizon as the full grid's would be if the failures above ``failed_at`` are real
+(the search's premise); ``max_length`` is the largest length of the grid, run or not, and a
+``not_run`` column (only when some run was not run) names the lengths not run and why, e.g.
+"50, 100, 200 not run (failed at T=20)". Figures never draw them as measurements
+(``lrd.figures.data.study`` leaves them out; the horizon figure marks them apart).
+
 Every table is derived from the records alone; nothing is edited by hand.
 """
 
@@ -27,6 +36,7 @@ from lrd.models import MODELS
 from lrd.training import record
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
+SKIPPED = "skipped"   # the status of a run the horizon search did not run
 CURVE_BIN = 50
 TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_threads",
           "env.git_commit", "env.torch", "env.lightning"]
@@ -69,6 +79,8 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
                "seed": cfg["seed"], "group": cfg["log"].get("group"),
                "sweeps": ";".join(member.get(rec["run_id"], [])),
                "baseline_loss": rec.get("baseline_loss"), "error": rec.get("error")}
+        if rec["status"] == SKIPPED:   # not run by the horizon search: why, and no metrics
+            row.update(reason=rec.get("reason"), failed_at=rec.get("failed_at"))
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "log"}, sep=".")
         row.update({f"config.{k}": _scalar(v) for k, v in flat.iloc[0].items()})
         metrics = rec.get("metrics") or {}
@@ -119,6 +131,7 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     per_length = (runs.groupby([*HORIZON_KEYS, "length"])
                   .agg(seeds=("seed", "nunique"), solved=("solved", "sum")).reset_index())
     per_length["ok"] = 2 * per_length["solved"] >= per_length["seeds"]
+    skipped = runs[runs["status"] == SKIPPED] if "status" in runs else runs.iloc[0:0]
     rows = []
     for key, g in per_length.groupby(HORIZON_KEYS):
         ok = g.loc[g["ok"], "length"]
@@ -126,7 +139,21 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
                      "horizon": int(ok.max()) if len(ok) else 0,
                      "max_length": int(g["length"].max()),
                      "seeds": int(g["seeds"].min())})
+        if len(skipped):
+            rows[-1]["not_run"] = not_run(skipped[(skipped[HORIZON_KEYS] == key).all(axis=1)])
     return pd.DataFrame(rows).sort_values(HORIZON_KEYS).reset_index(drop=True)
+
+
+def not_run(skipped: pd.DataFrame) -> str:
+    """The lengths of ``skipped`` (rows of one group) and why: "50, 100 not run (failed at
+    T=20)"; "" if none."""
+    if skipped.empty:
+        return ""
+    lengths = ", ".join(str(int(n)) for n in sorted(skipped["length"].unique()))
+    failed = sorted(int(t) for t in pd.to_numeric(skipped["failed_at"], errors="coerce").dropna()
+                    .unique()) if "failed_at" in skipped else []
+    why = f" (failed at T={'/'.join(map(str, failed))})" if failed else ""
+    return f"{lengths} not run{why}"
 
 
 def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:

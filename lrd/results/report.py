@@ -4,7 +4,9 @@
 
 - ``horizon``: the memory horizon per (task, model, init, regime): the largest training length
   solved in at least half of the seeds (``lrd.results.horizon``; 0: no length solved), the
-  largest length tried, and the seed count.
+  largest length of the grid, and the seed count; where the horizon search left lengths not run,
+  a ``not_run`` column names them and the length where every seed failed ("50, 100 not run
+  (failed at T=20)"): never missing data, never a measured failure.
 - ``prefix_sum``: the ``prefix_sum_study`` sweep: per (train length, regime, model), the mean
   test accuracy over seeds at each test length, with the seed count.
 
@@ -141,7 +143,9 @@ class Table:
 TABLES = {
     "horizon": Table("Memory horizon: the largest training length solved in at least half of "
                      "the seeds per task, model, initialisation and regime (0: none solved), "
-                     "the largest length tried, and the number of seeds.", horizon_table),
+                     "the largest length of the grid, and the number of seeds; not_run (if "
+                     "any): the lengths the horizon search did not run, because every seed "
+                     "failed at a shorter length T.", horizon_table),
     PrefixSum.name: Table(f"{PrefixSum.label} mod n: mean test accuracy over seeds of the final "
                           "model at the training length (acc@train) and at each test length "
                           "(acc@N), per training length, regime and model.", prefix_sum_table,
@@ -191,6 +195,11 @@ RULES = """\
   metrics) are left out; the seed count is shown with every aggregate.
 - **Memory horizon.** For each (task, model, initialisation, regime): the largest training
   length solved in at least half of its seeds; 0 when none is (`lrd.results.horizon`).
+- **Not run.** A sweep in horizon-search mode does not train a model at the lengths above the
+  first one where every seed failed (`lrd sweep --full-grid` trains them). Such a cell is
+  recorded as skipped, with the reason: the horizon table names it "not run (failed at T)", the
+  horizon figure marks it with a hollow marker at the bottom of its panel, and no mean, band or
+  seed count includes it.
 - **Baselines.** The memoryless baseline is analytic (`lrd.tasks`): accuracy 1/8 on copy and
   delayed recall (8 symbols), (1 + (L−1)/n)/L on prefix sum, MSE 1/6 on adding; loss ratios
   divide by the task's baseline loss at the current training length.
@@ -211,7 +220,9 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
            + (f" from {len(groups)} sweeps ({', '.join(f'`{g}`' for g in groups)})"
               if groups else "")
            + (f"; {int((runs['status'] == 'failed').sum())} failed, "
-              f"{int(runs['diverged'].astype(str).str.lower().eq('true').sum())} diverged."
+              f"{int(runs['diverged'].astype(str).str.lower().eq('true').sum())} diverged"
+              + (f", {n_skip} not run by the horizon search (recorded as skipped)."
+                 if (n_skip := int((runs['status'] == 'skipped').sum())) else ".")
               if n_runs else "."), "",
            "To regenerate everything: `make reproduce` (every sweep on the `cpu` profile), then "
            "`make figures` (or `lrd figures --results results`).", "", RULES]

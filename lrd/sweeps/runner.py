@@ -1,4 +1,5 @@
-"""Running a sweep offline: ``lrd sweep FILE [--workers N] [--profile P] [--out DIR]``.
+"""Running a sweep offline: ``lrd sweep FILE [--workers N] [--profile P] [--out DIR]
+[--retry-failed] [--full-grid]``.
 
 ``run`` checks everything first (the options, the file, every run's config: see ``spec``), so
 bad input writes nothing. Then it lists the sweep's run ids in ``<out>/_sweeps/<name>.txt`` and
@@ -13,15 +14,43 @@ atomically with its record (``lrd.training.record``), so a run whose record exis
 rerunning a sweep after an interruption redoes only what was unfinished. Each run holds an
 exclusive file lock while it trains, so two workers (or two ``lrd sweep`` processes) never run
 the same config. A run that raises is recorded as failed, one whose loss diverges as diverged,
-and the sweep goes on.
+and the sweep goes on. ``--retry-failed`` reruns the runs recorded as failed. A run stopped from
+outside (a time limit's SIGTERM or Ctrl-C, which ``lrd.training.run`` records as failed with a
+``SIGTERMException`` or ``SystemExit``) is rerun by the next ``lrd sweep`` anyway: it is no
+result, so a sweep run in time-limited slices resumes. SIGTERM stops ``lrd sweep`` as Ctrl-C
+does, and the sweep kills its worker processes on the way out, so none is left training.
+
+Horizon search. A sweep file that opts in (``lrd: {horizon_search: {always: [...]}}``, see
+``lrd.sweeps.spec``) runs in waves, one length (``task.length``) at a time in increasing
+order, in the same worker pool. After each wave, a group (the runs that differ only in length
+and seed: same model, init, regime, ...) whose every seed failed at that length is cut there:
+every seed trained to its end (complete or diverged) and none solved. Its runs at longer
+lengths are not trained but recorded as skipped (``status: "skipped"``, ``reason: "not run:
+every seed failed at T=50"``, ``failed_at``, the ``evidence`` run ids, the full resolved config,
+``steps: 0``, no metrics), except at the anchor lengths ``always``, which every group runs; a
+seed solved at an anchor above the cut lifts it. A failed (crashed) seed is no evidence: it
+does not cut its group. The rule is the one of the issue (a model that fails at T in every seed
+almost surely fails at 2T); ``--full-grid`` runs every grid point for anyone who doubts it.
+
+Skipped records and resume. A skipped record is a record (its folder appears atomically), but
+never a finished run: every later ``lrd sweep`` looks at it again. The search rewrites it if
+its reason changed, or trains it if its group is no longer cut (a crashed seed retried with
+``--retry-failed`` solved, say); ``--full-grid``, or a sweep without the search, trains it
+(the record is replaced when the run ends). A real record, from any sweep, is kept and counts
+as evidence. The counts: ``skipped`` runs were recorded before (not rerun), ``not_run`` runs
+are left recorded as skipped by the search.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import shutil
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
 from lrd import config as cfglib
@@ -33,9 +62,12 @@ MEMBERS = "_sweeps"   # <out>/_sweeps/<sweep>.txt: the run ids of each sweep (lr
 
 
 def run(path, workers: int | None = None, profile: str | None = None,
-        out: str | None = None, retry_failed: bool = False, progress: bool = True) -> dict:
+        out: str | None = None, retry_failed: bool = False, progress: bool = True,
+        full_grid: bool = False) -> dict:
     """Run every run of the sweep not yet recorded; return counts by status, the errors of
-    failed runs and the run folder. ``workers`` defaults to one per CPU core."""
+    failed runs and the run folder. ``workers`` defaults to one per CPU core. A sweep that
+    opts in to the horizon search runs in waves, one length at a time, unless ``full_grid``;
+    ``not_run`` then counts the runs recorded as skipped."""
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     sweep = load(path, profile)
@@ -43,16 +75,180 @@ def run(path, workers: int | None = None, profile: str | None = None,
     out_dir = run_folder(jobs)
     clean_staging(out_dir)
     write_members(out_dir, sweep.name, [j.run_id for j in jobs])
+    redo = (SKIPPED, "failed") if retry_failed else (SKIPPED,)
 
     def pending(job: Job) -> bool:
-        rec = record.read(out_dir / job.run_id)
-        return rec is None or (retry_failed and rec.get("status") == "failed")
+        return redone(record.read(out_dir / job.run_id), redo)
 
     todo = [j for j in jobs if pending(j)]
     workers = workers or default_workers()
     counts = {"complete": 0, "diverged": 0, "failed": 0, "skipped": len(jobs) - len(todo)}
-    errors = _train(todo, workers, counts, f"{sweep.name} [{sweep.profile}]", progress)
-    return {**counts, "total": len(jobs), "errors": errors, "out": str(out_dir)}
+    search = sweep.horizon_search if not full_grid else None
+    if search is not None:
+        counts["not_run"] = 0
+    desc = f"{sweep.name} [{sweep.profile}]" + (" horizon search" if search else "")
+    with _stop_on_sigterm(), _Pool(workers, todo, counts, desc, progress, redo) as pool:
+        if search is None:
+            pool.train(sorted(todo, key=lambda j: j.length))   # short lengths first
+        else:
+            _horizon_search(jobs, {j.run_id for j in todo}, search.always, out_dir, pool)
+    return {**counts, "total": len(jobs), "errors": pool.errors, "out": str(out_dir)}
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM (``timeout``, a scheduler) stops the sweep as Ctrl-C does: the pool kills its
+    workers on the way out, instead of this process dying and leaving them training, orphaned,
+    through the jobs already queued to them."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)
+
+
+# -- horizon search -----------------------------------------------------------------------------
+
+SKIPPED = "skipped"   # the status of a run the horizon search did not run
+
+
+def _horizon_search(jobs: list[Job], todo: set[str], always, out_dir: Path, pool) -> None:
+    """Waves, one length at a time in increasing order: a wave trains its pending runs in the
+    pool, then each group whose every seed failed at that length (no seed solved, every seed
+    measured: complete or diverged) is cut there. Runs of a cut group at longer lengths are
+    recorded as skipped, except at the anchor lengths ``always``; a seed solved at an anchor
+    above the cut lifts it. A run that already has a record (not a skipped one) keeps it and
+    counts as evidence like a run of this wave."""
+    cut: dict[str, int] = {}   # group -> the length where every seed failed
+    for length in sorted({j.length for j in jobs}):
+        wave = [j for j in jobs if j.length == length]
+        run_now = [j for j in wave if j.group not in cut or length in always]
+        skip = [j for j in wave if j.group in cut and length not in always]
+        for job in skip:
+            pool.not_run(job, cut[job.group], [j.run_id for j in jobs if j.group == job.group
+                                               and j.length == cut[job.group]])
+        pool.train([j for j in run_now if j.run_id in todo])
+        for group in sorted({j.group for j in run_now}):
+            recs = [record.read(out_dir / j.run_id) for j in wave if j.group == group]
+            cut[group] = next_cut(cut.get(group), length, recs)
+            if cut[group] is None:
+                del cut[group]
+
+
+MEASURED = ("complete", "diverged")   # a run that trained to its end: its failure is evidence
+
+
+def next_cut(cut: int | None, length: int, recs: list[dict | None]) -> int | None:
+    """A group's cut (the length where every seed failed, or None) after the wave at
+    ``length``, whose records of the group's seeds are ``recs`` (None: not recorded): lifted
+    if a seed solved, set at ``length`` if every seed was measured and failed, else kept."""
+    if any(r and r.get("solved") for r in recs):
+        return None
+    if recs and all(r and r.get("status") in MEASURED for r in recs):
+        return length if cut is None else cut
+    return cut
+
+
+def skipped_record(job: Job, failed_at: int, evidence: list[str]) -> dict:
+    """The record of a run the horizon search did not run: its run id and full resolved
+    config (so resume, ``--full-grid`` and ``lrd results`` know it), why, and no metrics."""
+    return {"run_id": job.run_id, "config": job.config,
+            "config_hash": cfglib.config_hash(job.config), "status": SKIPPED,
+            "reason": f"not run: every seed failed at T={failed_at}", "failed_at": failed_at,
+            "evidence": sorted(evidence), "solved": False, "diverged": False, "steps": 0,
+            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "env": record.git_state()}
+
+
+def write_skipped(job: Job, failed_at: int, evidence: list[str]) -> bool:
+    """Record ``job`` as skipped (atomically, under its run lock) unless it has a record
+    already: a real one is kept, a skipped one with the same reason too. True if written."""
+    from filelock import FileLock
+
+    locks = job.out / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    rec = skipped_record(job, failed_at, evidence)
+    with FileLock(str(locks / f"{job.run_id}.lock")):
+        old = record.read(job.out / job.run_id)
+        if old is not None and (old.get("status") != SKIPPED
+                                or old.get("reason") == rec["reason"]):
+            return False
+        record.finish(record.staging_dir(job.out, job.run_id), rec)
+    return True
+
+
+class _Pool:
+    """The sweep's worker processes (none if ``workers`` is 1), kept across waves, and its
+    one progress bar over ``todo``; counts into ``counts``."""
+
+    def __init__(self, workers: int, todo: list[Job], counts: dict, desc: str, progress: bool,
+                 redo: tuple[str, ...]):
+        self.workers, self.counts, self.redo, self.errors = workers, counts, redo, []
+        self.threads = max(1, default_workers() // workers)
+        self.desc, self.total, self.progress = desc, len(todo), progress
+        self.executor = None
+
+    def __enter__(self) -> "_Pool":
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, desc=self.desc, unit="run", disable=not self.progress,
+                        dynamic_ncols=True)
+        self._postfix()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.executor is not None:
+            if exc_type is not None:   # stopped (SIGTERM, Ctrl-C) or failed: no orphans
+                procs = {*(getattr(self.executor, "_processes", None) or {}).values(),
+                         *mp.active_children()}
+                for proc in procs:
+                    proc.kill()   # never records: a run in flight leaves staging debris only
+            self.executor.shutdown(wait=exc_type is None, cancel_futures=True)
+        self.bar.close()
+
+    def _postfix(self) -> None:
+        c = self.counts
+        extra = {"not_run": c["not_run"]} if "not_run" in c else {}
+        self.bar.set_postfix(done=c["complete"] + c["diverged"], failed=c["failed"], **extra,
+                             left=self.bar.total - self.bar.n, refresh=False)
+
+    def note(self, rid: str, status: str, err: str | None) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if err:
+            self.errors.append(f"{rid}: {err}")
+        self.bar.update(1)
+        self._postfix()
+
+    def not_run(self, job: Job, failed_at: int, evidence: list[str]) -> None:
+        """Record ``job`` as skipped by the horizon search (a real record is kept: it was
+        not pending, so it is neither counted nor a step of the bar)."""
+        write_skipped(job, failed_at, evidence)
+        if record.read(job.out / job.run_id).get("status") == SKIPPED:
+            self.counts["not_run"] += 1
+            self.bar.update(1)
+        self._postfix()
+
+    def train(self, jobs: list[Job]) -> None:
+        """Train ``jobs`` (in this process if one worker) and wait for all of them."""
+        if not jobs:
+            return
+        if self.workers == 1:
+            _init_worker()
+            for job in jobs:
+                self.note(*_run_job(job, self.threads, self.redo))
+            return
+        if self.executor is None:
+            ctx = mp.get_context("spawn")
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=ctx,
+                                                initializer=_init_pool_worker)
+        futures = [self.executor.submit(_run_job, j, self.threads, self.redo) for j in jobs]
+        for fut in as_completed(futures):
+            self.note(*fut.result())
 
 
 def run_folder(jobs: list[Job]) -> Path:
@@ -66,34 +262,9 @@ def run_folder(jobs: list[Job]) -> Path:
     return Path(folders[0])
 
 
-def _train(todo: list[Job], workers: int, counts: dict, desc: str, progress: bool) -> list[str]:
-    """Train ``todo`` in ``workers`` processes (in this one if 1), counting into ``counts``."""
-    from tqdm import tqdm
-
-    threads = max(1, default_workers() // workers)
-    errors: list[str] = []
-    bar = tqdm(total=len(todo), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
-    bar.set_postfix(done=0, failed=0, left=len(todo))
-
-    def note(rid: str, status: str, err: str | None) -> None:
-        counts[status] = counts.get(status, 0) + 1
-        if err:
-            errors.append(f"{rid}: {err}")
-        bar.set_postfix(done=counts["complete"] + counts["diverged"], failed=counts["failed"],
-                        left=bar.total - bar.n - 1, refresh=False)
-        bar.update(1)
-
-    if workers == 1:
-        _init_worker()
-        for job in todo:
-            note(*_run_job(job, threads))
-    elif todo:
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            for fut in as_completed([pool.submit(_run_job, j, threads) for j in todo]):
-                note(*fut.result())
-    bar.close()
-    return errors
+def _init_pool_worker() -> None:
+    _die_with_parent()
+    _init_worker()
 
 
 def _init_worker() -> None:
@@ -102,8 +273,38 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
-def _run_job(job: Job, threads: int) -> tuple[str, str, str | None]:
-    """Train one run in a worker, under its lock; return (run_id, status, error)."""
+# Errors of a run stopped from outside, not by its config: Lightning turns SIGTERM into
+# SIGTERMException, and Ctrl-C (or lrd's SIGTERM handler) in a fit into sys.exit(1).
+STOPPED = ("SIGTERMException", "KeyboardInterrupt", "SystemExit")
+
+
+def redone(rec: dict | None, redo: tuple[str, ...]) -> bool:
+    """Whether a run with record ``rec`` is to be trained: no record, a status in ``redo``, or
+    a run stopped from outside (SIGTERM from a time limit or a scheduler, Ctrl-C: Lightning
+    raises SIGTERMException or exits, which ``lrd.training.run`` records as failed), which is
+    no result."""
+    return (rec is None or rec.get("status") in redo
+            or (rec.get("status") == "failed" and str(rec.get("error")).startswith(STOPPED)))
+
+
+def _die_with_parent() -> None:
+    """On Linux, a worker is killed when the sweep process dies, however it dies (SIGKILL
+    too), so no worker goes on training runs nobody waits for; elsewhere, nothing."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def _run_job(job: Job, threads: int, redo: tuple[str, ...] = (SKIPPED,)
+             ) -> tuple[str, str, str | None]:
+    """Train one run in a worker, under its lock, unless it has a record whose status is not
+    in ``redo`` (then another process ran it first: "skipped"); return (run_id, status,
+    error)."""
     from filelock import FileLock
 
     from lrd.training.run import train
@@ -111,7 +312,7 @@ def _run_job(job: Job, threads: int) -> tuple[str, str, str | None]:
     locks = job.out / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(locks / f"{job.run_id}.lock")):
-        if record.read(job.out / job.run_id) is not None:
+        if not redone(record.read(job.out / job.run_id), redo):
             return job.run_id, "skipped", None
         overrides = [*job.overrides, f"train.threads={threads}", "train.progress_bar=false"]
         try:

@@ -15,10 +15,30 @@ outside W&B's schema, a command that is not ``lrd train ... ${args}``, a paramet
 a mapping, an empty or non-list ``values``, ``min`` above ``max``, and a non-finite number
 anywhere (in the file or the profile's specs). ``plan`` then builds and validates every run's
 config, so a sweep fails before its first run, never halfway.
+
+Horizon search (opt-in). A sweep file may hold one key outside W&B's schema, ``lrd:``, for
+settings of lrd's offline runner that W&B has no notion of::
+
+    lrd:
+      horizon_search:        # lengths in increasing order per group; stop a group at the
+        always: [100, 200]   # first length where every seed failed; anchors always run
+
+``lrd sweep`` then runs the lengths (``task.length``) in increasing order per group (every
+parameter but ``task.length`` and ``seed``) and does not run the lengths above the first one
+where every seed failed, except the ``always`` lengths (``horizon_search: true``: no anchors);
+``lrd sweep --full-grid`` runs every grid point anyway (``lrd.sweeps.runner``). Why a key of
+its own there: W&B's validator checks the top-level keys against its schema (``wandb sweep``
+may warn about or refuse unknown ones), and W&B's own ``early_terminate`` only takes
+hyperband, whose rule (stop a run by its metric at an iteration) is not this one (skip runs
+that have not started, by other runs' results). So the setting lives under one namespaced key
+that ``export`` removes: the file ``export`` writes (``make sweep`` passes it to ``wandb sweep``)
+holds W&B keys only, and a W&B agent runs the full grid. ``load`` refuses any other unknown
+key, and anything under ``lrd:`` but ``horizon_search``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -35,6 +55,13 @@ WANDB_KEYS = {"apiVersion", "kind", "controller", "description", "program", "job
               "entity", "project", "method", "command", "name", "run_cap", "metric", "metrics",
               "scheduler", "early_terminate", "parameters"}
 REQUIRED = ("method", "command", "parameters", "metric")
+LRD_KEY = "lrd"   # lrd's offline-runner settings; never exported (module docstring)
+
+
+@dataclass(frozen=True)
+class HorizonSearch:
+    """The horizon-search mode of a sweep: ``always`` lists anchor lengths, never skipped."""
+    always: tuple[int, ...] = ()
 
 
 @dataclass
@@ -49,6 +76,7 @@ class Sweep:
     profile: str = "cpu"             # --profile, else the command's, else cpu
     configs: list[str] = field(default_factory=list)   # --config files from the command
     raw: dict = field(default_factory=dict)             # the file as read
+    horizon_search: HorizonSearch | None = None         # lrd.horizon_search, if it opts in
 
 
 # -- reading and checking -----------------------------------------------------------------------
@@ -58,10 +86,12 @@ def load(path, profile: str | None = None) -> Sweep:
     raw = cfglib.read_yaml(path)
     path = cfglib.find(path)
     _check_finite(path, raw)
-    unknown = sorted(set(raw) - WANDB_KEYS)
+    unknown = sorted(set(raw) - WANDB_KEYS - {LRD_KEY})
     if unknown:
         raise ConfigError(f"{path}: unknown sweep key {', '.join(map(repr, unknown))}; "
-                          f"W&B allows: {', '.join(sorted(WANDB_KEYS))}")
+                          f"W&B allows: {', '.join(sorted(WANDB_KEYS))} (and '{LRD_KEY}' for "
+                          f"lrd's own settings)")
+    search = _horizon_search(path, raw.get(LRD_KEY))
     for key in REQUIRED:
         if key not in raw:
             raise ConfigError(f"{path}: a sweep needs '{key}'")
@@ -74,7 +104,7 @@ def load(path, profile: str | None = None) -> Sweep:
     sweep = Sweep(path=path, name=str(raw.get("name", path.stem)), method=raw["method"],
                   metric=raw["metric"], command=command, parameters=dict(raw["parameters"]),
                   run_cap=raw.get("run_cap"), profile=profile or named_profile or "cpu",
-                  configs=configs, raw=raw)
+                  configs=configs, raw=raw, horizon_search=search)
     _check_parameters(path, sweep.parameters)
     specs = cfglib.read_profile(sweep.profile).get("sweeps") or {}
     where = cfglib.PROFILE_DIR / f"{sweep.profile}.yaml"
@@ -84,6 +114,28 @@ def load(path, profile: str | None = None) -> Sweep:
         _check_parameters(where, overlay)
         sweep.parameters.update(overlay)
     return sweep
+
+
+def _horizon_search(path: Path, lrd) -> HorizonSearch | None:
+    """The ``lrd:`` key: ``{horizon_search: true | {always: [lengths]}}``, or None."""
+    if lrd is None:
+        return None
+    if not isinstance(lrd, dict) or set(lrd) - {"horizon_search"}:
+        raise ConfigError(f"{path}: '{LRD_KEY}' takes only 'horizon_search', got {lrd!r}")
+    spec = lrd.get("horizon_search")
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return HorizonSearch()
+    if not isinstance(spec, dict) or set(spec) - {"always"}:
+        raise ConfigError(f"{path}: '{LRD_KEY}.horizon_search' is true or a mapping with "
+                          f"'always' (anchor lengths), got {spec!r}")
+    always = spec.get("always") or []
+    if not isinstance(always, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in always):
+        raise ConfigError(f"{path}: '{LRD_KEY}.horizon_search.always' must be a list of "
+                          f"lengths, got {always!r}")
+    return HorizonSearch(tuple(sorted(set(always))))
 
 
 def _check_finite(path: Path, data, where: str = "") -> None:
@@ -142,12 +194,19 @@ def _command_options(path: Path, command: list[str]) -> tuple[list[str], str | N
 
 @dataclass
 class Job:
-    """One run of a sweep: what ``lrd.config.load`` needs to rebuild its config in a worker."""
+    """One run of a sweep: what ``lrd.config.load`` needs to rebuild its config in a worker,
+    and what the horizon search groups it by."""
     run_id: str
     files: list[str]
     profile: str
     overrides: list[str]
     out: Path          # its run folder's parent: the config's log.out, from the repository root
+    length: int = 0    # the resolved task.length
+    group: str = ""    # its parameters but task.length and seed (horizon search's group)
+    config: dict = field(default_factory=dict, repr=False)   # the resolved config
+
+
+GROUP_FREE = ("task.length", "seed")   # what varies inside one horizon-search group
 
 
 def _arg(key: str, value) -> str:
@@ -166,18 +225,23 @@ def plan(sweep: Sweep, out: str | None = None) -> list[Job]:
         overrides = [_arg(k, v) for k, v in sorted(params.items())] + extra
         try:
             cfg = cfglib.load(files, overrides, sweep.profile)
-            rid = cfglib.run_id(cfglib.resolve(cfg))
+            resolved = cfglib.resolve(cfg)
+            rid = cfglib.run_id(resolved)
         except ConfigError as err:
             shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
             raise ConfigError(f"{sweep.path}: run {i + 1} ({shown}): {err}") from None
-        jobs.setdefault(rid, Job(rid, files, sweep.profile, overrides, cfglib.out_dir(cfg)))
+        group = json.dumps({k: v for k, v in params.items() if k not in GROUP_FREE},
+                           sort_keys=True, default=str)
+        jobs.setdefault(rid, Job(rid, files, sweep.profile, overrides, cfglib.out_dir(cfg),
+                                 int(resolved["task"]["length"]), group, resolved))
     return list(jobs.values())
 
 
 def export(sweep: Sweep, dest) -> Path:
-    """Write the profile-resolved W&B sweep file for ``wandb sweep``: the file's keys (its
-    ``project`` too), the profile's parameters, and ``--profile`` in the command."""
-    raw = dict(sweep.raw)
+    """Write the profile-resolved W&B sweep file for ``wandb sweep``: the file's W&B keys (its
+    ``project`` too; not ``lrd:``, which W&B does not know), the profile's parameters, and
+    ``--profile`` in the command."""
+    raw = {k: v for k, v in sweep.raw.items() if k in WANDB_KEYS}
     raw["parameters"] = sweep.parameters
     cmd = list(sweep.command)
     if "--profile" in cmd:
