@@ -28,6 +28,7 @@ from lrd import config as cfglib
 from lrd.errors import ConfigError
 from lrd.sweeps.spec import Job, load, plan
 from lrd.training import record
+from lrd.training.threads import worker_env, worker_threads
 
 MEMBERS = "_sweeps"   # <out>/_sweeps/<sweep>.txt: the run ids of each sweep (lrd.results reads)
 
@@ -70,7 +71,7 @@ def _train(todo: list[Job], workers: int, counts: dict, desc: str, progress: boo
     """Train ``todo`` in ``workers`` processes (in this one if 1), counting into ``counts``."""
     from tqdm import tqdm
 
-    threads = max(1, default_workers() // workers)
+    threads = worker_threads(workers, default_workers())   # workers x threads <= cores
     errors: list[str] = []
     bar = tqdm(total=len(todo), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(done=0, failed=0, left=len(todo))
@@ -89,7 +90,10 @@ def _train(todo: list[Job], workers: int, counts: dict, desc: str, progress: boo
             note(*_run_job(job, threads))
     elif todo:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+        # OMP/MKL thread counts in the environment the spawned workers inherit: their OpenMP
+        # pools have ``threads`` threads from the moment torch is imported (lrd.training.threads)
+        with worker_env(threads), ProcessPoolExecutor(workers, mp_context=ctx,
+                                                      initializer=_init_worker) as pool:
             for fut in as_completed([pool.submit(_run_job, j, threads) for j in todo]):
                 note(*fut.result())
     bar.close()
