@@ -82,3 +82,15 @@ def test_sweep_runner_passes_its_thread_count_to_each_run(monkeypatch, tmp_path)
     counts = {"complete": 0, "diverged": 0, "failed": 0}
     runner._train(jobs, 1, counts, "t", progress=False)
     assert seen == [threads.worker_threads(1)] * 2 and counts["complete"] == 2
+
+
+def test_threads_benchmark_probes_run_with_the_thread_count_they_are_given(tmp_path):
+    """benchmarks/bench.py's threads section: each probe process is started with
+    OMP_NUM_THREADS and checks that torch took it (threads_cell asserts it)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench
+
+    assert bench.threads_cell("rnn", (5, 8, 2), 2, 1, 2, str(tmp_path)) > 0
