@@ -21,7 +21,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures bench clean-venv
+.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures bench bench-horizon clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -75,5 +75,11 @@ sweep: $(STAMP)  ## create a W&B sweep from SWEEP=FILE on PROFILE and start an a
 clean-venv:  ## delete .venv
 	rm -rf $(VENV)
 
-bench: $(STAMP)  ## speed benchmark: prints every table, writes results/bench/*.csv and bench.png
+bench: $(STAMP)  ## speed benchmarks: print every table, write results/bench/*.csv and bench.png
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/allocator.py
+
+bench-horizon: $(STAMP)  ## horizon search vs the full grid on copy (about an hour on 2 cores; resumable)
+	$(BIN)/python benchmarks/horizon_search.py --run full
+	$(BIN)/python benchmarks/horizon_search.py --run search
+	$(BIN)/python benchmarks/horizon_search.py

@@ -8,8 +8,9 @@ Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/b
                    clip_grad_norm_, Adam step (the work of one lrd training step, no Lightning).
   lightning.csv    lrd's real Lightning path (the Trainer of lrd.training.trainer.make_trainer
                    fitting LitRun with TaskData, logging as ``lrd train`` does) against a bare
-                   loop doing the same work, same process,
-                   alternating rounds (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit.
+                   loop doing the same work, same process, alternating rounds, this thread's
+                   CPU time (benchmarks/lightning_vs_bare.py); ratio = t_bare / t_lit; log.every
+                   10 (LIGHTNING_LOG_EVERY).
   fast_path.csv    each recurrent model's CPU paths, forward + backward, interleaved: the torch
                    module, the hand-written-backward kernels (lrd/models/kernels.py) and the
                    explicit path (``model.steps``); ``cpu_path`` = the one the model uses.
@@ -20,7 +21,9 @@ Sections (each a CSV in ``results/bench/``, all four panels in ``results/bench/b
                    analytically (see ``flops``).
   memory.csv       peak memory per (model, length) point: the growth of ru_maxrss of a fresh
                    subprocess over its state just before the first step (see benchmarks/memory.py).
-  threads.csv      1 vs 2 torch threads, alternating, at one point per model.
+  threads.csv      the oversubscription trap: {1, 2} processes x {1, 2} intra-op threads each
+                   (fresh processes started with OMP_NUM_THREADS, as sweep workers are; the
+                   processes of one cell timed together), RNN and LSTM at L=200 H=64 B=64.
 
 Timing: every figure is a median over repeats; things that are compared are measured in the
 same process, interleaved (A, B, A, B, ...), because the machine is shared with other jobs.
@@ -36,6 +39,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -76,11 +80,17 @@ def throughput(points, repeats):
     return rows
 
 
-def lightning(points, rounds):
+# log.every of the timed Trainer: 10, the default proposed for lrd/config.py (benchmarks/README.md,
+# "Lightning vs the bare loop"); the CSV's log_every column says which rate each row ran at.
+LIGHTNING_LOG_EVERY = 10
+
+
+def lightning(points, rounds, log_every=LIGHTNING_LOG_EVERY):
     rows = []
     for model, task, length, hidden, batch, steps in points:
         rows.append(lightning_vs_bare.compare(model, task, length, hidden, batch, steps=steps,
-                                              warmup=5, rounds=rounds, optim=Optim()))
+                                              warmup=5, rounds=rounds, optim=Optim(),
+                                              log_every=log_every, timer=time.thread_time))
     return rows
 
 
@@ -167,23 +177,71 @@ def memory(points):
     return rows
 
 
-def threads_section(point, repeats):
-    L, H, B = point
-    rows = []
-    before = torch.get_num_threads()
-    for name in MODELS:
-        f = fwd_bwd_fn(name, H, B, L)
+# One process of the threads section: torch started with OMP_NUM_THREADS threads (as a sweep
+# worker is), forward+backward steps of one model; waits for GO (a file) so that the processes of
+# one cell start their timed steps together; prints the median ms per step.
+THREADS_PROBE = """
+import os, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import torch
+from measure import fwd_bwd_fn
+name, L, H, B, steps, go = sys.argv[2], *map(int, sys.argv[3:7]), sys.argv[7]
+torch.set_num_interop_threads(1)
+f = fwd_bwd_fn(name, H, B, L)
+for _ in range(2):
+    f()
+open(go + '.' + str(os.getpid()), 'w').close()
+while not os.path.exists(go):
+    time.sleep(0.005)
+ts = []
+for _ in range(steps):
+    t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+print(torch.get_num_threads(), 1e3 * statistics.median(ts))
+"""
 
-        def with_threads(n):
-            def g():
-                torch.set_num_threads(n)
-                f()
-            return g
-        ts = interleaved({1: with_threads(1), 2: with_threads(2)}, repeats)
-        rows.append({"model": name, "length": L, "hidden": H, "batch": B,
-                     "ms_1_thread": 1e3 * ts[1], "ms_2_threads": 1e3 * ts[2],
-                     "speedup_2_over_1": ts[1] / ts[2]})
-    torch.set_num_threads(before)
+
+def threads_cell(name, point, procs, threads, steps, tmp):
+    """``procs`` fresh processes of ``threads`` intra-op threads each, timed together; returns
+    the mean over processes of each one's median ms per step."""
+    L, H, B = point
+    go = os.path.join(tmp, f"go-{name}-{procs}-{threads}-{time.monotonic_ns()}")
+    env = {**os.environ, **{k: str(threads) for k in
+                            ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    ps = [subprocess.Popen([sys.executable, "-c", THREADS_PROBE, str(HERE), name, str(L), str(H),
+                            str(B), str(steps), go], env=env, stdout=subprocess.PIPE, text=True)
+          for _ in range(procs)]
+    while sum(1 for f in os.listdir(tmp) if f.startswith(os.path.basename(go) + ".")) < procs:
+        if any(p.poll() not in (None, 0) for p in ps):
+            raise RuntimeError("a threads probe failed")
+        time.sleep(0.01)
+    open(go, "w").close()
+    outs = [p.communicate()[0].split() for p in ps]
+    assert all(int(o[0]) == threads for o in outs), outs   # torch took OMP_NUM_THREADS
+    return sum(float(o[1]) for o in outs) / procs
+
+
+def threads_section(point, rounds, models=("rnn", "lstm"), steps=15):
+    """The oversubscription trap, measured: {1, 2} processes x {1, 2} threads each, every
+    process a fresh interpreter started as a sweep worker is (OMP_NUM_THREADS), the processes
+    of a cell timed together; cells interleaved over ``rounds`` rounds; medians."""
+    import tempfile
+
+    cells = [(1, 1), (1, 2), (2, 1), (2, 2)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            ts = {c: [] for c in cells}
+            for _ in range(rounds):
+                for c in cells:
+                    ts[c].append(threads_cell(name, point, *c, steps, tmp))
+            base = statistics.median(ts[(1, 1)])
+            for procs, th in cells:
+                ms = statistics.median(ts[(procs, th)])
+                rows.append({"model": name, "length": point[0], "hidden": point[1],
+                             "batch": point[2], "processes": procs, "threads_each": th,
+                             "threads_total": procs * th, "cores": os.cpu_count(),
+                             "ms_per_step": ms, "slowdown_vs_1x1": ms / base,
+                             "rounds": rounds})
     return rows
 
 
@@ -315,11 +373,12 @@ def main(argv=None):
               ["model", "length", "hidden", "batch", "peak_mib", "method"],
               {"peak_mib": ".1f"})
     if want("threads"):
-        th = threads_section((200, 64, 64), rep)
+        th = threads_section((200, 64, 64), 2 if q else 5)
         write_csv("threads.csv", th)
-        table("1 vs 2 torch threads (forward+backward, L=200 H=64 B=64, alternating)", th,
-              ["model", "ms_1_thread", "ms_2_threads", "speedup_2_over_1"],
-              {"ms_1_thread": ".2f", "ms_2_threads": ".2f", "speedup_2_over_1": ".2f"})
+        table("Processes x threads on this machine's cores (forward+backward, L=200 H=64 B=64; "
+              "ms per step of each process)", th,
+              ["model", "processes", "threads_each", "threads_total", "cores", "ms_per_step",
+               "slowdown_vs_1x1"], {"ms_per_step": ".2f", "slowdown_vs_1x1": ".2f"})
     if thr and lit and scal and fl:
         plot(thr, lit, scal, fl)
         print(f"\nplot: {OUT / 'bench.png'}")

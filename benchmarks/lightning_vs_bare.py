@@ -1,7 +1,7 @@
 """lrd's Lightning training step against a bare PyTorch loop doing the same work, same process.
 
 Lightning path: the Trainer ``lrd train`` fits with, built by the same function
-(``lrd.training.trainer.make_trainer`` with its loggers: metrics.csv, ``log.every`` 1 by default,
+(``lrd.training.trainer.make_trainer`` with its loggers: metrics.csv every ``log_every`` steps,
 no W&B), fitting ``LitRun`` with ``TaskData`` and the run's ``LengthSchedule``, deterministic,
 32-true. Validation is disabled (``limit_val_batches=0``, the one Trainer argument added here)
 and the progress bar is off (its cost is measured separately with ``--progress-bar``).
@@ -148,8 +148,9 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim, timer=tim
 
 def compare(model_name="lstm", task_name="copy", length=30, hidden=64, batch=64, steps=60,
             warmup=10, rounds=5, seed=0, progress_bar=False, optim=None, verbose=False,
-            log_every=1):
-    """Alternating rounds; returns a dict with both medians and the ratio."""
+            log_every=1, timer=time.perf_counter):
+    """Alternating rounds; returns a dict with both medians and the ratio. ``timer``: the
+    clock of both paths (module docstring)."""
     task = lrd.tasks.make(task_name)
     torch.manual_seed(seed)
     base = lrd.models.make(model_name, task, hidden_size=hidden)
@@ -158,9 +159,10 @@ def compare(model_name="lstm", task_name="copy", length=30, hidden=64, batch=64,
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             lt.append(lightning_round(task, copy.deepcopy(base), length, batch, steps, warmup,
-                                      seed, optim, f"{tmp}/{r}", progress_bar, log_every))
+                                      seed, optim, f"{tmp}/{r}", progress_bar, log_every,
+                                      timer=timer))
             bt.append(bare_round(task, copy.deepcopy(base), length, batch, steps, warmup,
-                                 seed, optim))
+                                 seed, optim, timer))
             if verbose:
                 print(f"  round {r}: lightning {1e3 * lt[-1]:.3f} ms  bare {1e3 * bt[-1]:.3f} ms")
     L, Bm = statistics.median(lt), statistics.median(bt)
@@ -170,6 +172,7 @@ def compare(model_name="lstm", task_name="copy", length=30, hidden=64, batch=64,
             "steps_per_seq": task.sequence_length(length), "hidden": hidden, "batch": batch,
             "lightning_ms": 1e3 * L, "bare_ms": 1e3 * Bm, "ratio": statistics.median(ratios),
             "overhead_ms": 1e3 * (L - Bm), "log_every": log_every, "rounds": rounds,
+            "clock": "cpu" if timer is time.thread_time else "wall",
             "steps": steps - warmup}
 
 
@@ -185,11 +188,14 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--progress-bar", action="store_true")
     p.add_argument("--log-every", type=int, default=1)
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time this thread's CPU time (steadier under load) instead of wall time")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     r = compare(args.model, args.task, args.length, args.hidden, args.batch, args.steps,
                 rounds=args.rounds, progress_bar=args.progress_bar, verbose=True,
-                log_every=args.log_every)
+                log_every=args.log_every,
+                timer=time.thread_time if args.cpu_time else time.perf_counter)
     print(r)
 
 

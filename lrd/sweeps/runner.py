@@ -57,6 +57,7 @@ from lrd import config as cfglib
 from lrd.errors import ConfigError
 from lrd.sweeps.spec import Job, load, plan
 from lrd.training import record
+from lrd.training.threads import worker_env, worker_threads
 
 MEMBERS = "_sweeps"   # <out>/_sweeps/<sweep>.txt: the run ids of each sweep (lrd.results reads)
 
@@ -189,13 +190,17 @@ class _Pool:
     def __init__(self, workers: int, todo: list[Job], counts: dict, desc: str, progress: bool,
                  redo: tuple[str, ...]):
         self.workers, self.counts, self.redo, self.errors = workers, counts, redo, []
-        self.threads = max(1, default_workers() // workers)
+        self.threads = worker_threads(workers, default_workers())   # workers x threads <= cores
         self.desc, self.total, self.progress = desc, len(todo), progress
         self.executor = None
 
     def __enter__(self) -> "_Pool":
         from tqdm import tqdm
 
+        # OMP/MKL thread counts in the environment the spawned workers inherit: their OpenMP
+        # pools have ``threads`` threads from the moment torch is imported (lrd.training.threads)
+        self.env = worker_env(self.threads)
+        self.env.__enter__()
         self.bar = tqdm(total=self.total, desc=self.desc, unit="run", disable=not self.progress,
                         dynamic_ncols=True)
         self._postfix()
@@ -210,6 +215,7 @@ class _Pool:
                     proc.kill()   # never records: a run in flight leaves staging debris only
             self.executor.shutdown(wait=exc_type is None, cancel_futures=True)
         self.bar.close()
+        self.env.__exit__(None, None, None)
 
     def _postfix(self) -> None:
         c = self.counts

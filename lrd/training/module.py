@@ -1,7 +1,7 @@
 """The one LightningDataModule and the one LightningModule that serve every task × model pair.
 
 ``TaskData`` draws a fresh training batch every step from the run's train stream at the current
-training length, and serves the fixed validation set at that length; the length is the run's
+training length (the stream itself is the train loader: no DataLoader around it), and serves the fixed validation set at that length; the length is the run's
 ``LengthSchedule``'s (lrd/training/schedule.py), which alone grows it (curriculum) and stops the
 run when it is solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
 when the loss becomes non-finite (``diverged``).
@@ -78,7 +78,11 @@ class TaskData(pl.LightningDataModule):
         return self.schedule.length
 
     def train_dataloader(self):
-        return torch.utils.data.DataLoader(FreshBatches(self), batch_size=None)
+        # The stream itself, not a DataLoader over it: Lightning iterates any iterable, and a
+        # DataLoader with batch_size=None and no workers only adds its per-step machinery
+        # (its iterator, default_convert of every batch, a profiler record_function) to the
+        # same batches, in the same order.
+        return FreshBatches(self)
 
     def val_dataloader(self):
         return FixedSet(self, self.val_chunk)
@@ -107,7 +111,7 @@ class LitRun(pl.LightningModule):
         outputs = self.regime.train_outputs(self.model, self.task, batch)
         loss = self.task.loss(outputs, batch)
         self.logging_step = False
-        if not torch.isfinite(loss):
+        if not math.isfinite(loss.item()):   # one scalar read; no extra kernel a step
             self.diverged = True
             self.trainer.should_stop = True
             return None   # no backward: the optimiser step Lightning still takes has no grads

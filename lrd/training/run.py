@@ -24,7 +24,7 @@ import torch
 from lrd import config as cfglib
 from lrd import data
 from lrd.config import RunConfig
-from lrd.training import record
+from lrd.training import record, threads
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
 
@@ -49,8 +49,7 @@ def train(cfg: RunConfig) -> dict:
     from lrd.training.schedule import LengthSchedule
     from lrd.training.trainer import fit, loggers, make_trainer
 
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    threads.apply(cfg.train.threads)   # null: the usable cores; inter-op 1 (lrd.training.threads)
     pl.seed_everything(cfg.seed, verbose=False)
     built = cfglib.build(cfg)  # validates everything; task, regime and model built once
     resolved, task, regime, model = built.resolved, built.task, built.regime, built.model
