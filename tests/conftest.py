@@ -14,7 +14,7 @@ CONFIGS = ROOT / "configs"
 # Shrinks any config to a few steps on tiny models: the structure is real, the scale is not.
 TINY = ["train.max_steps=3", "train.val_every=2", "train.val_size=8", "train.test_size=8",
         "train.batch_size=4", "log.wandb=false", "train.progress_bar=false",
-        "model.hidden_size=8", "train.threads=1"]
+        "model.hidden_size=8", "train.threads=1", "log.every=1"]
 
 
 @pytest.fixture

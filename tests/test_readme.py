@@ -25,3 +25,12 @@ def test_readme_example_prints_what_the_readme_says(i, capsys):
 def test_readme_links_to_files_that_exist():
     for target in re.findall(r"\]\(((?!https?:)[^)#]+)\)", README):
         assert (ROOT / target).exists(), target
+
+
+def test_the_shipped_spec_is_the_shared_one():
+    """SPEC.md is a copy of the project's shared specification (../shared/SPEC.md beside the
+    checkout, where there is one) so that a clone can read it."""
+    shared = ROOT.parent / "shared" / "SPEC.md"
+    if not shared.exists():
+        pytest.skip("no shared/ beside this checkout")
+    assert (ROOT / "SPEC.md").read_text() == shared.read_text()

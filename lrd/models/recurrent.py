@@ -114,7 +114,9 @@ class Recurrent(Model):
         """The fast path from ``state`` (zeros if None): ``(outputs [B,L,O], final_state)``."""
         if state is None:
             state = self.initial_state(inputs.shape[0], inputs.device)
-        if inputs.device.type == "cpu" and (self.cpu_path == "kernel" or not self.fused):
+        has_kernel = type(self).layer_kernel is not Recurrent.layer_kernel
+        if inputs.device.type == "cpu" and has_kernel and (self.cpu_path == "kernel"
+                                                           or not self.fused):
             return self.run_kernel(inputs, state)
         if not self.fused:
             return self.run_loop(inputs, state)
