@@ -243,3 +243,14 @@ def test_every_regime_model_task(run_tiny, task, model, regime):
             run_tiny(*parts, overrides=overrides)
     else:
         assert run_tiny(*parts, overrides=overrides)["status"] == "complete"
+
+
+def test_the_progress_bar_hides_v_num_and_redraws_rarely_off_a_terminal():
+    from lrd import config
+    from lrd.training.trainer import Bar, make_trainer
+
+    trainer = make_trainer(config.load([], ["train.progress_bar=true"]), "/tmp")
+    bars = [c for c in trainer.callbacks if isinstance(c, Bar)]
+    assert len(bars) == 1 and bars[0].refresh_rate == 100   # pytest's stderr is no terminal
+    assert not any(isinstance(c, Bar) for c in make_trainer(
+        config.load([], ["train.progress_bar=false"]), "/tmp").callbacks)

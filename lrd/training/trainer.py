@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -59,11 +61,26 @@ def make_trainer(cfg: RunConfig, out_dir, loggers=(), callbacks=(), **extra) -> 
         val_check_interval=t.val_every, check_val_every_n_epoch=None, num_sanity_val_steps=0,
         log_every_n_steps=cfg.log.every, enable_checkpointing=False,
         enable_model_summary=False, enable_progress_bar=t.progress_bar,
-        default_root_dir=Path(out_dir), callbacks=list(callbacks))
+        default_root_dir=Path(out_dir),
+        callbacks=[*callbacks, *([Bar()] if t.progress_bar else [])])
     trainer = pl.Trainer(**{**args, **extra})
     if t.deterministic:
         torch.utils.deterministic.fill_uninitialized_memory = False
     return trainer
+
+
+class Bar(TQDMProgressBar):
+    """Lightning's progress bar without its ``v_num`` entry (a logger version, meaningless
+    here), redrawn every step on a terminal and every 100 steps into a file or pipe, so that a
+    log of a long run is not thousands of bar lines."""
+
+    def __init__(self):
+        super().__init__(refresh_rate=1 if sys.stderr.isatty() else 100)
+
+    def get_metrics(self, trainer, pl_module):
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
 
 
 def fit(trainer: pl.Trainer, module: pl.LightningModule, datamodule) -> None:
