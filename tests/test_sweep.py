@@ -452,10 +452,10 @@ run.train = hang
 """
 
 
-def test_sigterm_stops_the_sweep_and_leaves_no_worker_behind(tmp_path):
-    """SIGTERM to the runner alone (``kill PID``; ``timeout`` sends it to the group too):
-    the runner exits 130 and its workers, which were training, are gone; nothing recorded."""
-    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5, 6, 7]},
+def start_hanging_sweep(tmp_path, lengths):
+    """A 2-worker sweep whose runs hang while training (SLOW); returns the runner process,
+    its workers' pids once both are training, and the run folder."""
+    path = write_sweep(tmp_path, {"task.length": {"values": lengths},
                                   "model.name": {"value": "gru"}})
     out, pids, hook = tmp_path / "runs", tmp_path / "pids", tmp_path / "hook"
     pids.mkdir()
@@ -473,18 +473,29 @@ def test_sigterm_stops_the_sweep_and_leaves_no_worker_behind(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("the workers did not start within 120 s")
         time.sleep(0.05)
-    workers = [int(p.name) for p in pids.iterdir()]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 130
-    deadline = time.time() + 20
+    return proc, [int(p.name) for p in pids.iterdir()], out
+
+
+def still_alive(pids, seconds=20) -> list[int]:
+    """The pids still running (not zombies) after up to ``seconds``; those are killed."""
     alive = lambda pid: os.path.exists(f"/proc/{pid}") and \
         Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # noqa: E731
-    while any(alive(pid) for pid in workers) and time.time() < deadline:
+    deadline = time.time() + seconds
+    while any(alive(pid) for pid in pids) and time.time() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in workers if alive(pid)]
+    left = [pid for pid in pids if alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    assert not left, "workers left training after SIGTERM"
+    return left
+
+
+def test_sigterm_stops_the_sweep_and_leaves_no_worker_behind(tmp_path):
+    """SIGTERM to the runner alone (``kill PID``; ``timeout`` sends it to the group too):
+    the runner exits 130 and its workers, which were training, are gone; nothing recorded."""
+    proc, workers, out = start_hanging_sweep(tmp_path, [4, 5, 6, 7])
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert not still_alive(workers), "workers left training after SIGTERM"
     assert not records(out)
 
 
@@ -492,30 +503,7 @@ def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
     """SIGKILL leaves the runner no chance to clean up: its workers die with it (Linux)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
-    path = write_sweep(tmp_path, {"task.length": {"values": [4, 5]},
-                                  "model.name": {"value": "gru"}})
-    out, pids, hook = tmp_path / "runs", tmp_path / "pids", tmp_path / "hook"
-    pids.mkdir()
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(SLOW.format(folder=str(pids)))
-    cmd = [sys.executable, "-m", "lrd.cli", "sweep", str(path), "--workers", "2",
-           "--out", str(out), "--results", str(tmp_path)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while len(list(pids.iterdir())) < 2:
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.05)
-    workers = [int(p.name) for p in pids.iterdir()]
+    proc, workers, _ = start_hanging_sweep(tmp_path, [4, 5])
     proc.kill()
     proc.wait()
-    deadline = time.time() + 20
-    alive = lambda pid: os.path.exists(f"/proc/{pid}") and \
-        Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # noqa: E731
-    while any(alive(pid) for pid in workers) and time.time() < deadline:
-        time.sleep(0.1)
-    left = [pid for pid in workers if alive(pid)]
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, "workers outlived the killed sweep"
+    assert not still_alive(workers), "workers outlived the killed sweep"
