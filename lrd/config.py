@@ -203,11 +203,32 @@ def load(paths=(), overrides=(), profile: str | None = None) -> RunConfig:
     for where, layer in layers:
         data = merge(data, layer, where)
     try:
-        return validate(data)
+        cfg = validate(data)
+        check_names(cfg)
+        return cfg
     except ConfigError as err:
         where = _source(getattr(err, "loc", ()), layers)
         text = str(err).removeprefix("config: ")
         raise (ConfigError(f"{where}: {text}") if where else err) from None
+
+
+def check_names(cfg: RunConfig) -> None:
+    """The task, model and regime names and parameters of ``cfg`` (their constructors' typed
+    signatures; ranges are checked when ``build`` constructs them). A ConfigError's ``loc``
+    says which key, so ``load`` can name the file or override that set it."""
+    from lrd.models import MODELS
+    from lrd.tasks import TASKS
+    from lrd.training.regimes import REGIMES
+
+    for section, registry, drop in (("task", TASKS, ("name", "length")),
+                                    ("model", MODELS, ("name",)), ("regime", REGIMES, ("name",))):
+        values = getattr(cfg, section)
+        try:
+            registry.parameters(values["name"], {k: v for k, v in values.items()
+                                                 if k not in drop})
+        except ConfigError as err:
+            err.loc = (section, *getattr(err, "loc", ()))
+            raise
 
 
 def validate(data: dict) -> RunConfig:

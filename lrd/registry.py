@@ -11,6 +11,7 @@ then checks ranges and combinations.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import typing
@@ -58,12 +59,18 @@ def parameters(cls: type, params: dict[str, Any], where: str, skip: int = 0) -> 
     unknown = sorted(set(params) - set(schema.model_fields))
     if unknown:
         allowed = ", ".join(sorted(schema.model_fields)) or "(none)"
-        raise ConfigError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}; "
-                          f"allowed: {allowed}")
+        hint = difflib.get_close_matches(unknown[0], list(schema.model_fields), n=1)
+        err = ConfigError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}"
+                          + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                          + f"; allowed: {allowed}")
+        err.loc = (unknown[0],)   # which key, so that lrd.config can name the file that set it
+        raise err
     try:
         return schema.model_validate(dict(params)).model_dump()
     except pydantic.ValidationError as err:
-        raise describe(err, where) from None
+        error = describe(err, where)
+        error.loc = tuple(err.errors()[0]["loc"])
+        raise error from None
 
 
 class Registry(dict):
@@ -85,7 +92,9 @@ class Registry(dict):
 
     def lookup(self, name: str) -> type:
         if name not in self:
-            raise unknown_name(self.kind, name, self)
+            err = unknown_name(self.kind, name, self)
+            err.loc = ("name",)
+            raise err
         return self[name]
 
     def parameters(self, name: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,8 @@ def test_hash_ignores_logging_but_not_numbers():
     (["task.length=3.5"], r"length \(the delay T\) must be an integer >= 1, got 3.5"),
     (["task.n_symbols=1"], r"n_symbols must be an integer >= 2"),
     (["model.name=transformer"], r"unknown model 'transformer'"),
-    (["model.hidden_sise=3"], r"unknown parameter 'hidden_sise'; allowed: .*hidden_size"),
+    (["model.hidden_sise=3"],
+     r"unknown parameter 'hidden_sise' \(did you mean 'hidden_size'\?\); allowed: .*hidden_size"),
     (["model.hidden_size=abc"], r"model 'lstm': 'hidden_size': input should be a valid integer"),
     (["model.hidden_size=-4"], r"hidden_size must be an integer >= 1, got -4"),
     (["model.init_gain=nan"], r"model 'lstm': 'init_gain': input should be a finite number"),
@@ -165,3 +166,19 @@ def test_build_makes_the_same_initial_model_for_the_same_seed():
     for (name, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters()):
         assert torch.equal(p, q), name
     assert not all(torch.equal(p, r) for p, r in zip(a.parameters(), c.parameters()))
+
+
+def test_a_bad_parameter_names_the_file_it_came_from(tmp_path):
+    bad = tmp_path / "model.yaml"
+    bad.write_text("model: {name: lstm, hiden_size: 64}\n")
+    with pytest.raises(ConfigError, match=r"model.yaml: model 'lstm': unknown parameter "
+                                          r"'hiden_size' \(did you mean 'hidden_size'\?\)"):
+        config.load([CONFIGS / "task/copy.yaml", bad])
+    bad.write_text("regime: {name: truncated, window: .inf}\n")
+    with pytest.raises(ConfigError, match=r"model.yaml: regime 'truncated': 'window'"):
+        config.load([bad])
+    bad.write_text("task: {name: cpy, length: 5}\n")
+    with pytest.raises(ConfigError, match=r"model.yaml: unknown task 'cpy' \(did you mean"):
+        config.load([bad])
+    with pytest.raises(ConfigError, match=r"^command line: model 'lstm': unknown parameter"):
+        config.load([], ["model.hiden_size=3"])

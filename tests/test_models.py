@@ -304,8 +304,9 @@ def test_attention_runs_10x_longer():
 @pytest.mark.parametrize("name,params,message", [
     ("rnnn", {}, "unknown model 'rnnn' (did you mean 'rnn'?); available: attention, gru, "
                  "lstm, rnn"),
-    ("rnn", {"hiden_size": 4}, "model 'rnn': unknown parameter 'hiden_size'; allowed: dropout, "
-                               "hidden_size, init, init_gain, nonlinearity, num_layers"),
+    ("rnn", {"hiden_size": 4}, "model 'rnn': unknown parameter 'hiden_size' (did you mean "
+                               "'hidden_size'?); allowed: dropout, hidden_size, init, "
+                               "init_gain, nonlinearity, num_layers"),
     ("gru", {"forget_bias": 1.0}, "model 'gru': unknown parameter 'forget_bias'"),
     ("rnn", {"hidden_size": 0}, "rnn: hidden_size must be an integer >= 1, got 0"),
     ("lstm", {"num_layers": 0}, "lstm: num_layers must be an integer >= 1, got 0"),
