@@ -76,7 +76,7 @@ def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     horizon search did not run, status "skipped", are no measurement: see ``not_run``)."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    sel = runs[_members(runs, group) & ~runs["status"].isin(["failed", "skipped"])]
+    sel = runs[_members(runs, group) & ~runs["status"].isin(["failed", resultslib.SKIPPED])]
     return sel.reset_index(drop=True)
 
 
@@ -85,7 +85,7 @@ def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     ``failed_at``; no metrics): figures show them as "not run", never as data."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    return runs[_members(runs, group) & (runs["status"] == "skipped")].reset_index(drop=True)
+    return runs[_members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
 
 
 def _plain(value):

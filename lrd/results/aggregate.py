@@ -36,7 +36,7 @@ from lrd.models import MODELS
 from lrd.training import record
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
-SKIPPED = "skipped"   # the status of a run the horizon search did not run
+SKIPPED = record.SKIPPED
 CURVE_BIN = 50
 TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_threads",
           "env.git_commit", "env.torch", "env.lightning"]

@@ -57,7 +57,7 @@ from lrd import config as cfglib
 from lrd.errors import ConfigError
 from lrd.sweeps.spec import Job, load, plan
 from lrd.training import record
-from lrd.training.threads import worker_env, worker_threads
+from lrd.training.threads import usable_cores, worker_env, worker_threads
 
 MEMBERS = "_sweeps"   # <out>/_sweeps/<sweep>.txt: the run ids of each sweep (lrd.results reads)
 
@@ -115,7 +115,7 @@ def _stop_on_sigterm():
 
 # -- horizon search -----------------------------------------------------------------------------
 
-SKIPPED = "skipped"   # the status of a run the horizon search did not run
+SKIPPED = record.SKIPPED
 
 
 def _horizon_search(jobs: list[Job], todo: set[str], always, out_dir: Path, pool) -> None:
@@ -190,7 +190,7 @@ class _Pool:
     def __init__(self, workers: int, todo: list[Job], counts: dict, desc: str, progress: bool,
                  redo: tuple[str, ...]):
         self.workers, self.counts, self.redo, self.errors = workers, counts, redo, []
-        self.threads = worker_threads(workers, default_workers())   # workers x threads <= cores
+        self.threads = worker_threads(workers)   # workers x threads <= usable cores
         self.desc, self.total, self.progress = desc, len(todo), progress
         self.executor = None
 
@@ -338,8 +338,7 @@ def write_members(out: Path, name: str, run_ids: list[str]) -> Path:
 
 def default_workers() -> int:
     """One per CPU core this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    return usable_cores()
 
 
 def clean_staging(out: Path) -> None:

@@ -1,9 +1,10 @@
 """The one LightningDataModule and the one LightningModule that serve every task × model pair.
 
 ``TaskData`` draws a fresh training batch every step from the run's train stream at the current
-training length (the stream itself is the train loader: no DataLoader around it), and serves the fixed validation set at that length; the length is the run's
-``LengthSchedule``'s (lrd/training/schedule.py), which alone grows it (curriculum) and stops the
-run when it is solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
+training length (the stream itself is the train loader: no DataLoader around it), and serves
+the fixed validation set at that length; the length is the run's ``LengthSchedule``'s
+(lrd/training/schedule.py), which alone grows it (curriculum) and stops the run when it is
+solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
 when the loss becomes non-finite (``diverged``).
 
 Logging, all through ``self.log``: on the steps Lightning sends to the loggers (every

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 STAGING = ".staging"
+SKIPPED = "skipped"   # the status of a run the horizon search did not run (lrd.sweeps)
 
 
 def staging_dir(out: Path, run_id: str) -> Path:
