@@ -7,15 +7,18 @@ BIN    := $(VENV)/bin
 # The torch wheel to install. The default pin is the CPU build on this project's machines;
 # on a GPU machine use e.g. `make TORCH='torch==2.13.0' ...` with the CUDA index of your choice.
 TORCH  ?= torch==2.13.0
-PROFILE ?= cpu
-# Where a profile's study lives: the committed one (cpu) in results/, any other in .lrd/PROFILE/
-# (git-ignored), so trying a profile never touches the committed results.
-RESULTS ?= $(if $(filter cpu,$(PROFILE)),results,.lrd/$(PROFILE))
+PROFILE ?= literature
+# Where a profile's study lives: the committed one (literature) in results/, any other in
+# .lrd/PROFILE/ (git-ignored), so trying a profile never touches the committed results.
+RESULTS ?= $(if $(filter literature,$(PROFILE)),results,.lrd/$(PROFILE))
 SWEEP  ?=
 WORKERS ?=
 WANDB_PROJECT ?= lrd
 STAMP  := $(VENV)/.installed
-SWEEPS := $(sort $(wildcard configs/sweeps/*.yaml))
+# The study, headline sweeps first (a stopped `make reproduce` resumes where it stopped).
+STUDY  := horizon_copy horizon_adding prefix_sum_study positions_prefix_sum positions_copy \
+          regime_prefix_sum regime_copy init_adding horizon_delayed_recall
+SWEEPS := $(foreach s,$(STUDY),configs/sweeps/$(s).yaml)
 
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
@@ -42,7 +45,7 @@ test: $(STAMP)  ## run the test suite (fast tests; under 10 minutes on 2 CPU cor
 test-slow: $(STAMP)  ## run only the slow tests (marked @pytest.mark.slow)
 	$(BIN)/python -m pytest -m slow -q
 
-reproduce: $(STAMP)  ## every sweep on PROFILE (default: cpu) into RESULTS, then tables, figures, report; resumable
+reproduce: $(STAMP)  ## the study: every sweep on PROFILE (default: literature) into RESULTS, then tables, figures, report; resumable
 	@for s in $(SWEEPS); do \
 	  $(BIN)/lrd sweep $$s --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
 	    $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \

@@ -126,7 +126,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a sweep file, e.g. configs/sweeps/horizon_copy.yaml")
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU core)")
-    s.add_argument("--profile", help="smoke, cpu or paper (default: the one the file names)")
+    s.add_argument("--profile",
+                   help="literature, quick, smoke or paper (default: the one the file names)")
     s.add_argument("--out", default=None, help="run folder, relative to the repository root "
                    "(default: the runs' log.out: .lrd/runs, or the profile's, e.g. smoke's "
                    ".lrd/smoke/runs; make reproduce passes results/runs)")

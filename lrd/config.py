@@ -56,11 +56,16 @@ class Optim(Section):
 
 
 class Train(Section):
-    max_steps: int = Field(2000, ge=1)      # optimiser steps; fewer if the task is solved first
+    # Optimiser steps; fewer if the task is solved first. Either one number, or a budget by
+    # length, {min_length: steps}: a run at length T gets the steps of the largest key <= T
+    # (e.g. {0: 4000, 100: 8000}: 4000 below T=100, 8000 from T=100). The resolved config (and
+    # the run id) records the number that runs.
+    max_steps: int | dict[int, int] = 2000
     batch_size: int = Field(64, ge=1)       # fresh sequences per step
     val_every: int = Field(100, ge=1)       # validate (and test for "solved") every N steps
     val_size: int = Field(512, ge=1)        # sequences in the fixed validation set
     test_size: int = Field(1024, ge=1)      # sequences in the fixed test set (final metrics)
+    eval_size: Optional[int] = Field(None, ge=1)  # ... at each eval_lengths; null: test_size
     early_stop: bool = True                 # stop once validation counts as solved ...
     solve_patience: int = Field(2, ge=1)    # ... at this many consecutive validations
     eval_lengths: list[int] = Field(default_factory=list)  # extra test lengths after training
@@ -70,6 +75,35 @@ class Train(Section):
     deterministic: bool = True              # torch deterministic algorithms
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; null: the usable cores
     progress_bar: bool = True
+
+    @pydantic.field_validator("max_steps", mode="before")
+    @classmethod
+    def _budget(cls, value):
+        def whole(v):
+            if isinstance(v, bool) or not isinstance(v, (int, str)) or not str(v).isdigit():
+                raise ValueError("must be an integer >= 1 or a table {min_length: steps}")
+            return int(v)
+        if isinstance(value, dict):   # keys may come back as strings from a record's JSON
+            value = {whole(k): whole(v) for k, v in value.items()}
+        else:
+            value = whole(value)
+        table = value if isinstance(value, dict) else {0: value}
+        if not table:
+            raise ValueError("a budget by length needs at least one {min_length: steps} entry")
+        if min(table) < 0 or min(table.values()) < 1:
+            raise ValueError("lengths must be >= 0 and steps >= 1")
+        return value
+
+    def steps_for(self, length: int) -> int:
+        """The step budget of a run at ``length``: ``max_steps``, or its entry for the largest
+        min_length <= ``length``."""
+        if isinstance(self.max_steps, int):
+            return self.max_steps
+        keys = [k for k in self.max_steps if k <= length]
+        if not keys:
+            raise ConfigError(f"train.max_steps: no budget for length {length} (the smallest "
+                              f"min_length is {min(self.max_steps)})")
+        return self.max_steps[max(keys)]
 
 
 class Log(Section):
@@ -105,6 +139,7 @@ UNHASHED = ("log", "analysis")
 UNHASHED_TRAIN = ("progress_bar", "threads")
 # What a profile may set: the machine's scale, never the science.
 PROFILE_KEYS = {"train": {"max_steps", "batch_size", "val_every", "val_size", "test_size",
+                          "eval_size",
                           "accelerator", "devices", "precision", "deterministic", "threads",
                           "progress_bar"},
                 "model": {"hidden_size"}, "log": set(Log.model_fields),
@@ -176,12 +211,20 @@ def parse_override(item: str) -> dict:
     return value
 
 
+# Keys whose value is replaced whole by a later layer, never merged key by key: a number or a
+# table (train.max_steps: a budget by length; a later number or table is the whole budget).
+WHOLE = {"train.max_steps"}
+
+
 def merge(base: dict, top: dict, where: str = "config", path: str = "") -> dict:
-    """``top`` over ``base``, key by key; a mapping never replaces a plain value or back."""
+    """``top`` over ``base``, key by key; a mapping never replaces a plain value or back
+    (except at the ``WHOLE`` keys, which a later layer replaces whole)."""
     out = dict(base)
     for key, value in top.items():
         old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, dict):
+        if f"{path}{key}" in WHOLE:
+            out[key] = value
+        elif isinstance(old, dict) and isinstance(value, dict):
             out[key] = merge(old, value, where, f"{path}{key}.")
         elif isinstance(old, dict) != isinstance(value, dict) and key in out and old is not None:
             raise ConfigError(f"{where}: '{path}{key}' must be "
@@ -299,6 +342,7 @@ def build(cfg: RunConfig) -> Built:
         return {k: v for k, v in section.items() if k not in ("name", *drop)}
 
     out = cfg.model_dump()
+    out["train"]["max_steps"] = cfg.train.steps_for(cfg.task["length"])
     task_name = cfg.task["name"]
     out["task"] = {"name": task_name, "length": cfg.task["length"],
                    **TASKS.parameters(task_name, params(cfg.task, "length"))}

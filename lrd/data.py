@@ -10,9 +10,20 @@ coincide in practice, since the period is 2^19937 - 1.)
 Train batches are drawn fresh every step from the train stream. Validation and test sets are
 fixed: drawn once from their own stream at the start of the run, so every evaluation of a run,
 and every run with the same seed, scores the same sequences.
+
+Held out. Distinct streams can still draw the same sequence where a task has few of them
+(prefix sum at L=10 has 3^10 = 59049; a run draws hundreds of thousands), so a test sequence
+would be scored after training on it. ``exclude`` removes from every training batch the rows
+that equal a sequence of the run's fixed validation or test sets at that length (``HeldOut``),
+drawing replacements from the same train stream, so no evaluated sequence is ever trained on.
+Equality is tested on ``keys``: each sequence's inputs projected on fixed random float64
+weights (equal inputs, equal keys; distinct inputs collide with probability ~0). Where the
+space is large no row is ever a hit and the stream is exactly the plain one.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import torch
 
@@ -36,3 +47,58 @@ def fixed_set(task: Task, length: int, size: int, seed: int, split: str, device=
     if split == "train":
         raise ValueError("the train split is drawn fresh every step, not fixed")
     return task.sample(size, length, generator(seed, split, device))
+
+
+@lru_cache(maxsize=64)
+def _key_weights(width: int, device: str) -> torch.Tensor:
+    g = torch.Generator().manual_seed(20240601)
+    return torch.rand(width, generator=g, dtype=torch.float64).add_(0.5).to(device)
+
+
+def keys(inputs: torch.Tensor) -> torch.Tensor:
+    """float64 [B]: one key per sequence of ``inputs`` [B, L, C] (module docstring)."""
+    flat = inputs.reshape(len(inputs), -1).to(torch.float64)
+    return flat @ _key_weights(flat.shape[1], str(inputs.device))
+
+
+def take(batch: Batch, rows: torch.Tensor) -> Batch:
+    return Batch(*(t[rows] for t in (batch.inputs, batch.targets, batch.mask, batch.metric_mask)))
+
+
+def cat(parts: list[Batch]) -> Batch:
+    return Batch(*(torch.cat([getattr(b, f) for b in parts]) for f in
+                   ("inputs", "targets", "mask", "metric_mask")))
+
+
+class HeldOut:
+    """The keys of a run's fixed evaluation sets, by length: ``sizes(length)`` lists the
+    (split, size) pairs evaluated at that length; keys are computed once per length."""
+
+    def __init__(self, task: Task, seed: int, sizes, device="cpu"):
+        self.task, self.seed, self.sizes, self.device = task, seed, sizes, device
+        self.cache: dict[int, torch.Tensor] = {}
+
+    def at(self, length: int) -> torch.Tensor:
+        if length not in self.cache:
+            parts = [keys(fixed_set(self.task, length, n, self.seed, split, self.device).inputs)
+                     for split, n in self.sizes(length)]
+            self.cache[length] = torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+        return self.cache[length]
+
+
+def exclude(batch: Batch, held: torch.Tensor, draw) -> tuple[Batch, int]:
+    """``batch`` with every row whose key is in ``held`` replaced by rows of ``draw()`` (fresh
+    batches from the same stream) that are not; and the number of rows replaced."""
+    if held.numel() == 0:
+        return batch, 0
+    hit = torch.isin(keys(batch.inputs), held)
+    n_hit = int(hit.sum())
+    if n_hit == 0:
+        return batch, 0
+    parts, need = [take(batch, ~hit)], n_hit
+    while need > 0:
+        extra = draw()
+        fresh = take(extra, ~torch.isin(keys(extra.inputs), held))
+        parts.append(take(fresh, torch.arange(min(need, len(fresh)))))
+        need -= len(parts[-1])
+    return cat(parts), n_hit

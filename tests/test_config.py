@@ -38,8 +38,9 @@ def test_hash_ignores_logging_but_not_numbers():
 
 @pytest.mark.parametrize("overrides,message", [
     (["train.max_stepz=3"], r"unknown key 'train.max_stepz' \(allowed in train: max_steps,"),
-    (["train.max_steps=abc"], r"'train.max_steps': input should be a valid integer"),
-    (["train.max_steps=2.5"], r"'train.max_steps': .*fractional part"),
+    (["train.max_steps=abc"], r"'train.max_steps': value error, must be an integer >= 1 or a "
+                              r"table \{min_length: steps\}, got 'abc'"),
+    (["train.max_steps=2.5"], r"'train.max_steps': value error, must be an integer .*got 2.5"),
     (["seed=-1"], r"'seed': input should be greater than or equal to 0, got -1"),
     (["bogus=1"], r"unknown key 'bogus' \(sections: task, model, regime"),
     (["train=3"], r"'train': input should be a valid dictionary"),
@@ -88,24 +89,24 @@ def test_bad_files(tmp_path):
 
 # -- precedence: defaults < profile < config files (in order) < command line ----------------
 
-def test_copy_lstm_keeps_its_values_under_the_cpu_profile():
+def test_copy_lstm_keeps_its_values_under_the_quick_profile():
     """A profile scales the machine; it never overrides what a config file says."""
-    r = config.resolve(config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="cpu"))
+    r = config.resolve(config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="quick"))
     assert r["optim"]["lr"] == 0.01 and r["optim"]["schedule"] == "cosine"
     assert r["model"]["hidden_size"] == 128 and r["model"]["chrono"] == 40
     assert r["train"]["max_steps"] == 8000 and r["train"]["val_size"] == 1024
     # what the file leaves open comes from the profile, then from the defaults
-    assert r["train"]["test_size"] == 512 and r["train"]["batch_size"] == 64
+    assert r["train"]["test_size"] == 1024 and r["train"]["batch_size"] == 64
     assert r["train"]["solve_patience"] == config.Train().solve_patience
 
 
 def test_each_layer_wins_over_the_ones_below(tmp_path):
-    profile = config.read_profile("cpu")["config"]
+    profile = config.read_profile("quick")["config"]
     assert profile["train"]["val_size"] != config.Train().val_size   # the profile changes it
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text("train: {val_size: 100, test_size: 100}\nmodel: {hidden_size: 7}\n")
     second.write_text("train: {test_size: 200}\n")
-    cfg = config.load([first, second], ["model.hidden_size=9"], profile="cpu")
+    cfg = config.load([first, second], ["model.hidden_size=9"], profile="quick")
     assert cfg.train.val_every == profile["train"]["val_every"]   # profile over default
     assert cfg.train.val_size == 100                                 # file over profile
     assert cfg.train.test_size == 200                                # later file over earlier
@@ -150,7 +151,7 @@ def test_a_bad_key_names_the_file_it_came_from(tmp_path):
 
 
 def test_a_resolved_config_round_trips_to_the_same_run():
-    cfg = config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="cpu")
+    cfg = config.load([CONFIGS / "experiments/copy_lstm.yaml"], profile="quick")
     resolved = config.resolve(cfg)
     again = config.resolve(config.validate(resolved))
     assert again == resolved and config.run_id(again) == config.run_id(resolved)
@@ -182,3 +183,38 @@ def test_a_bad_parameter_names_the_file_it_came_from(tmp_path):
         config.load([bad])
     with pytest.raises(ConfigError, match=r"^command line: model 'lstm': unknown parameter"):
         config.load([], ["model.hiden_size=3"])
+
+
+@pytest.mark.parametrize("length,steps", [(5, 100), (49, 100), (50, 300), (499, 300),
+                                          (500, 900), (5000, 900)])
+def test_a_budget_by_length_resolves_to_the_steps_of_its_length(length, steps):
+    cfg = config.load(overrides=["train.max_steps={0: 100, 50: 300, 500: 900}",
+                                 "task.name=adding", f"task.length={length}"])
+    resolved = config.resolve(cfg)
+    assert resolved["train"]["max_steps"] == steps
+    # the run id is the number's: a table and the plain number that it gives are one run
+    plain = config.load(overrides=[f"train.max_steps={steps}", "task.name=adding",
+                                   f"task.length={length}"])
+    assert config.run_id(resolved) == config.run_id(config.resolve(plain))
+
+
+def test_a_later_layer_replaces_a_budget_whole(tmp_path):
+    f = tmp_path / "budget.yaml"
+    f.write_text("train: {max_steps: {0: 10, 100: 20}}\n")
+    cfg = config.load([f], ["train.max_steps={200: 5}", "task.length=300"])
+    assert cfg.train.max_steps == {200: 5}          # not merged with {0: 10, 100: 20}
+    cfg = config.load([f], ["train.max_steps=7", "task.length=300"])
+    assert config.resolve(cfg)["train"]["max_steps"] == 7
+
+
+@pytest.mark.parametrize("value,message", [
+    ("{100: 20}", "train.max_steps: no budget for length 50 (the smallest min_length is 100)"),
+    ("{}", "at least one {min_length: steps} entry"),
+    ("{0: 0}", "lengths must be >= 0 and steps >= 1"),
+    ("0", "lengths must be >= 0 and steps >= 1"),
+])
+def test_bad_budgets_are_clear_errors(value, message):
+    with pytest.raises(ConfigError) as err:
+        config.resolve(config.load(overrides=[f"train.max_steps={value}", "task.name=adding",
+                                              "task.length=50"]))
+    assert message in str(err.value)

@@ -167,3 +167,70 @@ def test_baselines_use_the_right_length(spied_run):
     for r in val_rows:
         assert float(r["val/loss_ratio"]) == pytest.approx(
             float(r["val/loss"]) / task.baseline_loss(10), rel=1e-5)
+
+
+# -- held out: no evaluated sequence is ever trained on -----------------------------------------
+
+def test_keys_tell_sequences_apart_and_match_equal_ones():
+    task = lrd.tasks.make("prefix_sum")
+    batch = task.sample(512, 6, data.generator(SEED, "val"))
+    k = data.keys(batch.inputs)
+    rows = {tuple(r.argmax(-1).tolist()) for r in batch.inputs}
+    assert len(set(k.tolist())) == len(rows)          # distinct sequences, distinct keys
+    assert torch.equal(data.keys(batch.inputs.clone()), k)
+
+
+def test_exclude_replaces_exactly_the_held_rows_from_the_same_stream():
+    task = lrd.tasks.make("prefix_sum")
+    held_set = data.fixed_set(task, 5, 100, SEED, "test")          # 100 of 3^5 = 243
+    held = data.keys(held_set.inputs)
+    gen = data.generator(SEED, "train")
+    first = task.sample(64, 5, gen)
+    hits = int(torch.isin(data.keys(first.inputs), held).sum())
+    assert hits > 0                                                  # ~26 expected
+    gen = data.generator(SEED, "train")
+
+    def draw():
+        return task.sample(64, 5, gen)
+    out, n = data.exclude(draw(), held, draw)
+    assert n == hits and len(out) == 64
+    assert not torch.isin(data.keys(out.inputs), held).any()
+    # the kept rows are the first draw's non-held rows, in order; targets stay with inputs
+    keep = ~torch.isin(data.keys(first.inputs), held)
+    assert torch.equal(out.inputs[: int(keep.sum())], first.inputs[keep])
+    assert torch.equal(out.targets, torch.remainder(out.inputs.argmax(-1).cumsum(1), 3))
+
+
+def test_a_run_never_trains_on_its_test_or_validation_sequences(tmp_path):
+    """Prefix sum at L=6 has 729 sequences; the run's 64 validation and 200 test sequences
+    would be ~36% of its training rows. Every training row of the run is checked."""
+    from lrd.training.run import train
+
+    seen = []
+    orig = data.exclude
+
+    def spy(batch, held, draw):
+        out, n = orig(batch, held, draw)
+        seen.append(out)
+        return out, n
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(data, "exclude", spy)
+    try:
+        rec = train(config.load([CONFIGS / "task/prefix_sum.yaml", CONFIGS / "model/rnn.yaml"],
+                                ["task.length=6", "train.max_steps=30", "train.batch_size=32",
+                                 "train.val_size=64", "train.test_size=200",
+                                 "train.val_every=10", "train.early_stop=false",
+                                 "model.hidden_size=8", "train.threads=1",
+                                 "analysis.enabled=false", "log.wandb=false",
+                                 "train.progress_bar=false", f"log.out={tmp_path}"]))
+    finally:
+        mp.undo()
+    task = lrd.tasks.make("prefix_sum")
+    held = torch.cat([data.keys(data.fixed_set(task, 6, 64, rec["config"]["seed"], "val").inputs),
+                      data.keys(data.fixed_set(task, 6, 200, rec["config"]["seed"], "test").inputs)])
+    trained = torch.cat([data.keys(b.inputs) for b in seen])
+    assert len(trained) >= 30 * 32
+    assert not torch.isin(trained, held).any()
+    # about 1 - (1 - 1/729)^264 = 30% of raw draws were held sequences, and were replaced
+    assert 0.15 * len(trained) < rec["held_out_rows_replaced"] < 0.45 * len(trained)

@@ -100,7 +100,7 @@ def by_cell(out):
 
 
 def search(path, out, **kw):
-    return sweep.run(path, workers=1, profile="cpu", out=str(out), progress=False, **kw)
+    return sweep.run(path, workers=1, profile="quick", out=str(out), progress=False, **kw)
 
 
 # -- the rule ------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_runs_go_in_waves_of_increasing_length(tmp_path, stub):
 
 def test_groups_are_every_parameter_but_length_and_seed(tmp_path):
     path = write_sweep(tmp_path)
-    jobs = sweep.plan(sweep.load(path, "cpu"), str(tmp_path / "runs"))
+    jobs = sweep.plan(sweep.load(path, "quick"), str(tmp_path / "runs"))
     groups = {}
     for j in jobs:
         groups.setdefault(j.group, set()).add(j.config["model"]["name"])
@@ -172,7 +172,7 @@ def test_a_skipped_record_holds_the_reason_the_config_and_the_evidence(tmp_path,
     stub()
     out = tmp_path / "runs"
     search(write_sweep(tmp_path), out)
-    jobs = {j.run_id: j for j in sweep.plan(sweep.load(write_sweep(tmp_path), "cpu"), str(out))}
+    jobs = {j.run_id: j for j in sweep.plan(sweep.load(write_sweep(tmp_path), "quick"), str(out))}
     cells = by_cell(out)
     rec = cells[("rnn", 6, 1)]
     assert rec["status"] == "skipped" and rec["reason"] == "not run: every seed failed at T=2"
@@ -235,7 +235,7 @@ def test_horizon_sweeps_opt_in_and_export_pure_wandb(path, tmp_path):
     assert set(raw) - sweep.WANDB_KEYS == {sweep.LRD_KEY}
     s = sweep.load(path)
     assert s.horizon_search is not None
-    for profile in ("smoke", "cpu", "paper"):
+    for profile in ("smoke", "quick", "literature", "paper"):
         dest = sweep.export(sweep.load(path, profile), tmp_path / f"{profile}.yaml")
         exported = yaml.safe_load(dest.read_text())
         assert set(exported) <= sweep.WANDB_KEYS and sweep.LRD_KEY not in exported

@@ -11,7 +11,7 @@ from torch.testing import assert_close
 import lrd.models
 import lrd.tasks
 from lrd.errors import ConfigError
-from lrd.models.attention import alibi_slopes
+from lrd.models.attention import POSITIONS, alibi_slopes, rope
 from lrd.models.base import Look, Model
 from lrd.models.recurrent import Recurrent
 
@@ -243,6 +243,16 @@ def test_dropout_explicit_path_matches_fast_path_in_expectation():
 
 # -- attention --------------------------------------------------------------------------------
 
+def rotate_complex(x):
+    """RoPE written another way: pairs (x_i, x_{i+d/2}) as complex numbers times e^{i·t·θ_i}."""
+    L, d = x.shape[-2], x.shape[-1]
+    theta = 10000.0 ** (-torch.arange(d // 2, dtype=torch.float64) * 2 / d)
+    z = torch.complex(x[..., : d // 2].double(), x[..., d // 2:].double())
+    z = z * torch.polar(torch.ones(L, d // 2, dtype=torch.float64),
+                        torch.arange(L, dtype=torch.float64)[:, None] * theta)
+    return torch.cat([z.real, z.imag], -1).to(x.dtype)
+
+
 def reference_attention(model, x):
     """A direct transcription of the documented model, one [L, L] score matrix per head."""
     h = model.embed(x)
@@ -251,8 +261,11 @@ def reference_attention(model, x):
     for blk in model.blocks:
         nh = blk.heads
         q, k, v = blk.qkv(blk.ln1(h)).view(B, L, 3, nh, d // nh).permute(2, 0, 3, 1, 4)
+        if model.position == "rope":
+            q, k = rotate_complex(q), rotate_complex(k)
         scores = q @ k.transpose(-1, -2) / math.sqrt(d // nh)
-        scores = scores - alibi_slopes(nh)[:, None, None] * (i - j)
+        if model.position == "alibi":
+            scores = scores - alibi_slopes(nh)[:, None, None] * (i - j)
         scores = scores.masked_fill(j > i, float("-inf"))
         y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, L, d)
         h = h + blk.proj(y)
@@ -266,15 +279,43 @@ def test_alibi_slopes():
     assert alibi_slopes(6).tolist() == [2.0 ** -k for k in (2, 4, 6, 8, 1, 3)]
 
 
+@pytest.mark.parametrize("position", POSITIONS)
 @pytest.mark.parametrize("chunk", [4, 128])
-def test_attention_matches_reference(chunk):
-    model = build("attention", hidden_size=12, num_heads=3, num_layers=2, chunk=chunk).eval()
+def test_attention_matches_reference(chunk, position):
+    model = build("attention", hidden_size=12, num_heads=3, num_layers=2, chunk=chunk,
+                  position=position).eval()
     x = torch.randn(2, 17, STANDIN.input_size, generator=gen(10))
     assert_close(model(x), reference_attention(model, x))
 
 
-def test_attention_is_causal():
-    model = build("attention", hidden_size=16, num_layers=2, chunk=8).eval()
+def test_rope_scores_depend_on_the_offset_only():
+    """<R_i q, R_j k> = <R_{i+s} q, R_{j+s} k>: the same q and k placed at every position."""
+    q, k = torch.randn(2, 8, dtype=torch.float64, generator=gen(12))
+    L = 40
+    rq = rope(q.expand(1, 1, L, 8).clone())[0, 0]
+    rk = rope(k.expand(1, 1, L, 8).clone())[0, 0]
+    scores = rq @ rk.T                       # scores[i, j] = <R_i q, R_j k>
+    for offset in (0, 3, 17):
+        diag = torch.diagonal(scores, -offset)
+        assert torch.allclose(diag, diag[0].expand_as(diag), atol=1e-12)
+    assert not torch.allclose(scores[5, 5], scores[5, 2])   # and it does depend on it
+
+
+def test_nope_sees_no_order_beyond_causality():
+    """Without positions, one block's last output is a function of the set of inputs so far:
+    swapping two earlier steps leaves it unchanged (ALiBi and RoPE change it)."""
+    x = torch.randn(2, 12, STANDIN.input_size, generator=gen(13))
+    swapped = x.clone()
+    swapped[:, [2, 7]] = x[:, [7, 2]]
+    for position in POSITIONS:
+        model = build("attention", hidden_size=16, num_layers=1, position=position).eval()
+        same = torch.allclose(model(x)[:, -1], model(swapped)[:, -1], atol=1e-6)
+        assert same == (position == "nope"), position
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_attention_is_causal(position):
+    model = build("attention", hidden_size=16, num_layers=2, chunk=8, position=position).eval()
     x = torch.randn(2, 30, STANDIN.input_size, generator=gen(11))
     base = model(x)
     for t in (0, 5, 8, 29):
@@ -317,6 +358,10 @@ def test_attention_runs_10x_longer():
     ("lstm", {"dropout": -0.1}, "lstm: dropout must be a number in [0, 1), got -0.1"),
     ("attention", {"hidden_size": 10, "num_heads": 4},
      "attention: hidden_size (10) must be divisible by num_heads (4)"),
+    ("attention", {"position": "learned"},
+     "attention: unknown position 'learned'; available: alibi, rope, nope"),
+    ("attention", {"hidden_size": 12, "num_heads": 4},
+     "attention: position 'rope' needs an even head width, got hidden_size/num_heads = 3"),
     ("attention", {"init": "identity"},
      "attention: init 'identity' does not apply to this model; attention allows: default, "
      "xavier"),

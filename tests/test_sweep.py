@@ -45,12 +45,16 @@ def records(out):
 # -- expansion -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,profile,count", [
-    ("horizon_copy.yaml", "cpu", 4 * 4 * 2),          # lengths x models x seeds
+    ("horizon_copy.yaml", "literature", 6 * 4 * 3),   # lengths x models x seeds
+    ("horizon_copy.yaml", "quick", 2 * 4 * 2),        # quick: 2 lengths, 2 seeds
     ("horizon_copy.yaml", "smoke", 2 * 4 * 1),        # smoke: 2 lengths, 1 seed
-    ("horizon_copy.yaml", "paper", 4 * 4 * 5),        # paper: 5 seeds
-    ("init_adding.yaml", "cpu", 2 * 5 * 3 * 2),       # nonlinearity x init x length x seed
-    ("regime_copy.yaml", "cpu", 4 * 3 * 2),
-    ("prefix_sum_study.yaml", "cpu", 2 * 4 * 2 * 2),  # length x regime x model x seed
+    ("horizon_copy.yaml", "paper", 6 * 4 * 5),        # paper: 5 seeds
+    ("horizon_adding.yaml", "literature", 5 * 4 * 3),
+    ("init_adding.yaml", "literature", 2 * 5 * 3 * 3),  # nonlinearity x init x length x seed
+    ("regime_copy.yaml", "literature", 4 * 2 * 3),
+    ("regime_prefix_sum.yaml", "literature", 4 * 2 * 3),  # regime x model x seed
+    ("prefix_sum_study.yaml", "literature", 3 * 4 * 3),  # length x model x seed
+    ("positions_copy.yaml", "literature", 3 * 5 * 3),    # position x length x seed
 ])
 def test_grid_expansion_matches_hand_count(name, profile, count):
     s = sweep.load(CONFIGS / "sweeps" / name, profile)
@@ -77,7 +81,8 @@ def test_every_sweep_file_names_its_project_and_export_keeps_it(name, tmp_path):
     assert yaml.safe_load(dest.read_text())["project"] == "lrd"
 
 
-@pytest.mark.parametrize("profile,folder", [("cpu", ".lrd/runs"), ("smoke", ".lrd/smoke/runs")])
+@pytest.mark.parametrize("profile,folder", [("literature", ".lrd/runs"),
+                                            ("smoke", ".lrd/smoke/runs")])
 def test_runs_go_to_the_ignored_folder_unless_told(profile, folder):
     """Without --out, runs go to their log.out: the default .lrd/runs, or smoke's .lrd/smoke/runs;
     only an explicit --out (make reproduce: results/runs) writes into results/."""
@@ -199,7 +204,8 @@ def test_bad_sweep_structure(tmp_path, extra, match):
 
 
 def test_unknown_profile(tmp_path):
-    with pytest.raises(ConfigError, match="unknown profile 'huge'; available: cpu, paper, smoke"):
+    with pytest.raises(ConfigError,
+                       match="unknown profile .huge.; available: literature, paper, quick, smoke"):
         sweep.load(CONFIGS / "sweeps/horizon_copy.yaml", "huge")
 
 

@@ -303,3 +303,23 @@ def test_task_titles_and_length_symbols():
 def test_bad_batch_size():
     with pytest.raises(ConfigError, match="batch_size"):
         lrd.tasks.make("copy").sample(0, 5, gen())
+
+
+def test_the_study_adding_test_sets_match_their_baseline_within_2_percent():
+    """Every adding test set of the committed study (literature profile's test_size, every
+    length and seed of horizon_adding and init_adding) is large enough that its own memoryless
+    MSE (predict 1) is within 2% of the analytic 1/6."""
+    from lrd import config, data
+    from lrd.sweeps import spec
+
+    size = config.read_profile("literature")["config"]["train"]["test_size"]
+    cells = {(j.config["task"]["length"], j.config["seed"])
+             for name in ("horizon_adding", "init_adding")
+             for j in spec.plan(spec.load(f"configs/sweeps/{name}.yaml", "literature"))}
+    task = lrd.tasks.make("adding")
+    worst = 0.0
+    for length, seed in sorted(cells):
+        batch = data.fixed_set(task, length, size, seed, "test")
+        mse = float(((batch.targets[:, -1] - 1.0) ** 2).mean())
+        worst = max(worst, abs(mse * 6 - 1))
+    assert worst < 0.02, f"worst relative error {worst:.4f}"

@@ -2,7 +2,8 @@
 
 A sweep file under ``configs/sweeps/`` has ``project``, ``method``, ``metric``, ``parameters``
 and a ``command`` ending in ``${args}``, so ``wandb sweep FILE`` then ``wandb agent ID`` runs it
-unchanged. Its command names the profile it is written for (``lrd train --profile cpu ...``).
+unchanged. Its command names the profile it is written for
+(``lrd train --profile literature ...``).
 
 Profiles. ``configs/profiles/<P>.yaml`` may hold ``sweeps:``, parameter specs that replace the
 file's, per sweep name (``"*"``: every sweep), for example fewer lengths for ``smoke`` or five
@@ -73,7 +74,7 @@ class Sweep:
     command: list[str]
     parameters: dict[str, dict]      # the file's specs with the profile's replacing them
     run_cap: int | None = None       # random search: how many runs
-    profile: str = "cpu"             # --profile, else the command's, else cpu
+    profile: str = "literature"      # --profile, else the command's, else literature
     configs: list[str] = field(default_factory=list)   # --config files from the command
     raw: dict = field(default_factory=dict)             # the file as read
     horizon_search: HorizonSearch | None = None         # lrd.horizon_search, if it opts in
@@ -103,7 +104,8 @@ def load(path, profile: str | None = None) -> Sweep:
     configs, named_profile = _command_options(path, command)
     sweep = Sweep(path=path, name=str(raw.get("name", path.stem)), method=raw["method"],
                   metric=raw["metric"], command=command, parameters=dict(raw["parameters"]),
-                  run_cap=raw.get("run_cap"), profile=profile or named_profile or "cpu",
+                  run_cap=raw.get("run_cap"),
+                  profile=profile or named_profile or "literature",
                   configs=configs, raw=raw, horizon_search=search)
     _check_parameters(path, sweep.parameters)
     specs = cfglib.read_profile(sweep.profile).get("sweeps") or {}

@@ -32,7 +32,9 @@ from lrd.tasks import Batch, Task
 
 
 class FreshBatches(torch.utils.data.IterableDataset):
-    """An endless stream of new batches from one generator, at ``source.length`` each time.
+    """An endless stream of new batches from one generator, at ``source.length`` each time,
+    with every row that is one of the run's evaluation sequences replaced (``data.exclude``;
+    ``source.replaced`` counts them).
 
     The generator lives on the training device, so on a GPU batches are sampled there with no
     copy (the CPU and CUDA generators give different streams for the same seed)."""
@@ -45,8 +47,15 @@ class FreshBatches(torch.utils.data.IterableDataset):
         trainer = getattr(s, "trainer", None)
         device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
         gen = data.generator(s.seed, "train", device)
+        held = data.HeldOut(s.task, s.seed, s.held_sizes, device)
         while True:
-            yield s.task.sample(s.batch_size, s.length, gen)
+            length = s.length
+
+            def draw():
+                return s.task.sample(s.batch_size, length, gen)
+            batch, n = data.exclude(draw(), held.at(length), draw)
+            s.replaced += n
+            yield batch
 
 
 class FixedSet:
@@ -65,13 +74,22 @@ class FixedSet:
 
 class TaskData(pl.LightningDataModule):
     """Batches of ``task`` at ``schedule.length`` (anything with a ``length``: the run's
-    ``LengthSchedule``): fresh ones for training, the fixed validation set for validation."""
+    ``LengthSchedule``): fresh ones for training, the fixed validation set for validation.
+    ``test_sizes``: {length: [sizes of the run's fixed test sets at that length]}; training
+    never draws a sequence of those sets or of the validation set (``replaced`` counts the
+    rows it drew and replaced)."""
 
     def __init__(self, task: Task, schedule, batch_size: int, seed: int, val_size: int,
-                 val_chunk: int = 512):
+                 val_chunk: int = 512, test_sizes: dict[int, list[int]] | None = None):
         super().__init__()
         self.task, self.schedule, self.batch_size = task, schedule, batch_size
         self.seed, self.val_size, self.val_chunk = seed, val_size, val_chunk
+        self.test_sizes = test_sizes or {}
+        self.replaced = 0
+
+    def held_sizes(self, length: int) -> list[tuple[str, int]]:
+        """The (split, size) of every fixed set evaluated at ``length``."""
+        return [("val", self.val_size), *(("test", n) for n in self.test_sizes.get(length, []))]
 
     @property
     def length(self) -> int:

@@ -53,6 +53,7 @@ def train(cfg: RunConfig) -> dict:
     pl.seed_everything(cfg.seed, verbose=False)
     built = cfglib.build(cfg)  # validates everything; task, regime and model built once
     resolved, task, regime, model = built.resolved, built.task, built.regime, built.model
+    cfg = cfglib.validate(resolved)   # what runs: e.g. max_steps as the number for this length
     run_id = built.run_id
     length = cfg.task["length"]
     staging = record.staging_dir(cfglib.out_dir(cfg), run_id)
@@ -79,15 +80,19 @@ def train(cfg: RunConfig) -> dict:
                                               wandb=cfg.log.wandb, regime=regime))
         trainer = make_trainer(cfg, staging, run_loggers, callbacks)
         lit = LitRun(task, model, regime, cfg.optim, cfg.train.max_steps)
-        fit(trainer, lit, TaskData(task, schedule, cfg.train.batch_size, cfg.seed,
-                                   cfg.train.val_size))
+        tests: dict[int, list[int]] = {length: [cfg.train.test_size]}
+        for n in cfg.train.eval_lengths:
+            tests.setdefault(n, []).append(cfg.train.eval_size or cfg.train.test_size)
+        task_data = TaskData(task, schedule, cfg.train.batch_size, cfg.seed,
+                             cfg.train.val_size, test_sizes=tests)
+        fit(trainer, lit, task_data)
         train_time = time.perf_counter() - start
         device = lit.device
         metrics = {"test": evaluate(model, task, regime, data.fixed_set(
             task, length, cfg.train.test_size, cfg.seed, "test", device))}
         metrics["lengths"] = {
             str(n): evaluate(model, task, regime, data.fixed_set(
-                task, n, cfg.train.test_size, cfg.seed, "test", device))
+                task, n, cfg.train.eval_size or cfg.train.test_size, cfg.seed, "test", device))
             for n in sorted(set(cfg.train.eval_lengths))}
         metrics["val"] = {k[4:]: float(v) for k, v in trainer.callback_metrics.items()
                           if k.startswith("val/")}
@@ -97,6 +102,7 @@ def train(cfg: RunConfig) -> dict:
             diverged=lit.diverged, status="diverged" if lit.diverged else "complete",
             train_time_s=train_time, wall_time_s=time.perf_counter() - start,
             length_schedule=schedule.history, final_train_length=schedule.length,
+            held_out_rows_replaced=task_data.replaced,
             env=record.environment(device_name(cfg.train.accelerator)))
         if cfg.analysis.enabled:
             rec["analysis"] = callbacks[1].summary
