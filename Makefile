@@ -46,10 +46,8 @@ test-slow: $(STAMP)  ## run only the slow tests (marked @pytest.mark.slow)
 	$(BIN)/python -m pytest -m slow -q
 
 reproduce: $(STAMP)  ## the study: every sweep on PROFILE (default: literature) into RESULTS, then tables, figures, report; resumable
-	@for s in $(SWEEPS); do \
-	  $(BIN)/lrd sweep $$s --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
-	    $(if $(WORKERS),--workers $(WORKERS)) || exit $$?; \
-	done
+	$(BIN)/lrd sweep $(SWEEPS) --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
+	  $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/lrd results --runs $(RESULTS)/runs --dest $(RESULTS)
 	$(BIN)/lrd figures --results $(RESULTS)
 

@@ -53,12 +53,14 @@ def cmd_train(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    """Run (or export) a sweep file offline; then refresh the results tables."""
+    """Run sweep files offline (or export one); then refresh the results tables."""
     from lrd import results
     from lrd import sweeps as sweep
 
     if args.export:
-        print(f"wrote {sweep.export(sweep.load(args.file, args.profile), args.export)}")
+        if len(args.file) != 1:
+            raise ConfigError("--export writes one sweep file: give exactly one")
+        print(f"wrote {sweep.export(sweep.load(args.file[0], args.profile), args.export)}")
         return
     counts = sweep.run(args.file, args.workers, args.profile, args.out, args.retry_failed,
                        full_grid=args.full_grid)
@@ -123,7 +125,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train, extra_ok=True)
 
     s = sub.add_parser("sweep", help="run a W&B sweep file offline in worker processes")
-    s.add_argument("file", help="a sweep file, e.g. configs/sweeps/horizon_copy.yaml")
+    s.add_argument("file", nargs="+", help="sweep files, e.g. configs/sweeps/horizon_copy.yaml, "
+                   "run one after the other under one progress bar")
     s.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU core)")
     s.add_argument("--profile",

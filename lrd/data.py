@@ -70,9 +70,19 @@ def cat(parts: list[Batch]) -> Batch:
                    ("inputs", "targets", "mask", "metric_mask")))
 
 
+def member(k: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    """bool [B]: which keys ``k`` are in ``held`` (sorted, as ``HeldOut.at`` gives them); a
+    binary search per key (``torch.isin`` sorts ``held`` again on every call: 7 ms a step
+    for 33 792 held keys, measured)."""
+    if held.numel() == 0:
+        return torch.zeros(len(k), dtype=torch.bool, device=k.device)
+    i = torch.searchsorted(held, k).clamp_(max=held.numel() - 1)
+    return held[i] == k
+
+
 class HeldOut:
-    """The keys of a run's fixed evaluation sets, by length: ``sizes(length)`` lists the
-    (split, size) pairs evaluated at that length; keys are computed once per length."""
+    """The keys of a run's fixed evaluation sets, by length, sorted: ``sizes(length)`` lists
+    the (split, size) pairs evaluated at that length; keys are computed once per length."""
 
     def __init__(self, task: Task, seed: int, sizes, device="cpu"):
         self.task, self.seed, self.sizes, self.device = task, seed, sizes, device
@@ -82,23 +92,25 @@ class HeldOut:
         if length not in self.cache:
             parts = [keys(fixed_set(self.task, length, n, self.seed, split, self.device).inputs)
                      for split, n in self.sizes(length)]
-            self.cache[length] = torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+            held = torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+            self.cache[length] = held.sort().values
         return self.cache[length]
 
 
 def exclude(batch: Batch, held: torch.Tensor, draw) -> tuple[Batch, int]:
-    """``batch`` with every row whose key is in ``held`` replaced by rows of ``draw()`` (fresh
-    batches from the same stream) that are not; and the number of rows replaced."""
+    """``batch`` with every row whose key is in ``held`` (sorted keys) replaced by rows of
+    ``draw()`` (fresh batches from the same stream) that are not; and the number of rows
+    replaced."""
     if held.numel() == 0:
         return batch, 0
-    hit = torch.isin(keys(batch.inputs), held)
+    hit = member(keys(batch.inputs), held)
     n_hit = int(hit.sum())
     if n_hit == 0:
         return batch, 0
     parts, need = [take(batch, ~hit)], n_hit
     while need > 0:
         extra = draw()
-        fresh = take(extra, ~torch.isin(keys(extra.inputs), held))
+        fresh = take(extra, ~member(keys(extra.inputs), held))
         parts.append(take(fresh, torch.arange(min(need, len(fresh)))))
         need -= len(parts[-1])
     return cat(parts), n_hit

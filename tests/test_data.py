@@ -183,7 +183,7 @@ def test_keys_tell_sequences_apart_and_match_equal_ones():
 def test_exclude_replaces_exactly_the_held_rows_from_the_same_stream():
     task = lrd.tasks.make("prefix_sum")
     held_set = data.fixed_set(task, 5, 100, SEED, "test")          # 100 of 3^5 = 243
-    held = data.keys(held_set.inputs)
+    held = data.keys(held_set.inputs).sort().values
     gen = data.generator(SEED, "train")
     first = task.sample(64, 5, gen)
     hits = int(torch.isin(data.keys(first.inputs), held).sum())
@@ -195,6 +195,8 @@ def test_exclude_replaces_exactly_the_held_rows_from_the_same_stream():
     out, n = data.exclude(draw(), held, draw)
     assert n == hits and len(out) == 64
     assert not torch.isin(data.keys(out.inputs), held).any()
+    assert torch.equal(data.member(data.keys(first.inputs), held),
+                       torch.isin(data.keys(first.inputs), held))
     # the kept rows are the first draw's non-held rows, in order; targets stay with inputs
     keep = ~torch.isin(data.keys(first.inputs), held)
     assert torch.equal(out.inputs[: int(keep.sum())], first.inputs[keep])

@@ -370,3 +370,43 @@ def test_a_run_stopped_by_sigterm_is_rerun_without_retry_failed(tmp_path, stub):
     counts = search(path, out)
     assert s.calls == [("rnn", 2, 0)] and counts["skipped"] == 3
     assert by_cell(out)[("rnn", 4, 0)]["status"] == "failed"
+
+
+# -- several sweeps in one call (make reproduce) ---------------------------------------------------
+
+def test_several_sweeps_run_in_one_call_each_run_once(tmp_path, stub):
+    """The search sweep skips rnn at 4, 6, 10; a plain sweep over rnn at 4 and 6 (shared ids)
+    that comes after it in the same call trains them; every other shared run trains once."""
+    s = stub()
+    searched = write_sweep(tmp_path, name="hs")
+    plain = write_sweep(tmp_path, lengths=[2, 4, 6], models=("rnn", "lstm"), search=None,
+                        name="plain")
+    out = tmp_path / "runs"
+    counts = sweep.run([searched, plain], workers=1, profile="quick", out=str(out),
+                       progress=False)
+    assert len(s.calls) == len(set(s.calls))                  # nothing trained twice
+    assert {("rnn", 4, 0), ("rnn", 6, 1)} <= set(s.calls)     # trained by the plain sweep
+    cells = by_cell(out)
+    assert cells[("rnn", 10, 0)]["status"] == "skipped"       # the plain sweep has no 10
+    assert cells[("rnn", 4, 0)]["status"] == "complete"
+    assert counts["total"] == 30 and counts["not_run"] == 6   # 5 lengths x 3 models x 2 seeds
+    members = {p.stem: p.read_text().split() for p in (out / "_sweeps").glob("*.txt")}
+    assert set(members) == {"hs", "plain"} and len(members["plain"]) == 12
+
+
+def test_a_bad_file_among_several_writes_nothing(tmp_path, stub):
+    s = stub()
+    good = write_sweep(tmp_path, name="good")
+    bad = write_sweep(tmp_path, name="bad")
+    bad.write_text(bad.read_text().replace("model.name", "model.nam"))
+    with pytest.raises(ConfigError):
+        sweep.run([good, bad], workers=1, profile="quick", out=str(tmp_path / "runs"),
+                  progress=False)
+    assert not s.calls and not (tmp_path / "runs").exists()
+
+
+def test_a_runs_work_is_its_step_budget_times_its_sequence_length():
+    jobs = sweep.plan(sweep.load(CONFIGS / "sweeps/horizon_copy.yaml", "literature"))
+    by_length = {j.length: runner.work(j) for j in jobs}
+    assert by_length[10] == 4000 * 30 and by_length[100] == 8000 * 120
+    assert by_length[500] == 12000 * 520     # the budget of the largest min_length <= 500

@@ -1,9 +1,13 @@
-"""Running a sweep offline: ``lrd sweep FILE [--workers N] [--profile P] [--out DIR]
+"""Running sweeps offline: ``lrd sweep FILE [FILE ...] [--workers N] [--profile P] [--out DIR]
 [--retry-failed] [--full-grid]``.
 
-``run`` checks everything first (the options, the file, every run's config: see ``spec``), so
-bad input writes nothing. Then it lists the sweep's run ids in ``<out>/_sweeps/<name>.txt`` and
-trains the runs not yet recorded in N worker processes, with one progress bar.
+``run`` checks everything first (the options, every file, every run's config of every sweep:
+see ``spec``), so bad input writes nothing. Then, sweep after sweep in the order given, it lists
+the sweep's run ids in ``<out>/_sweeps/<name>.txt`` and trains the runs not yet recorded in N
+worker processes (one pool for all), with one progress bar for all of them. The bar counts
+runs; its ``eta`` is the work left (each pending run's step budget × sequence length, its
+``work``) over the rate at which work has been done so far in this call. Solved runs stop
+early, so the rate grows with them and the ETA is an upper bound early on.
 
 Where runs go: ``--out``, else the runs' own ``log.out`` (the defaults' ``.lrd/runs``, or a
 profile's, such as smoke's ``.lrd/smoke/runs``); relative paths are from the repository root.
@@ -49,6 +53,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,38 +67,64 @@ from lrd.training.threads import usable_cores, worker_env, worker_threads
 MEMBERS = "_sweeps"   # <out>/_sweeps/<sweep>.txt: the run ids of each sweep (lrd.results reads)
 
 
-def run(path, workers: int | None = None, profile: str | None = None,
+def run(paths, workers: int | None = None, profile: str | None = None,
         out: str | None = None, retry_failed: bool = False, progress: bool = True,
         full_grid: bool = False) -> dict:
-    """Run every run of the sweep not yet recorded; return counts by status, the errors of
-    failed runs and the run folder. ``workers`` defaults to one per CPU core. A sweep that
-    opts in to the horizon search runs in waves, one length at a time, unless ``full_grid``;
-    ``not_run`` then counts the runs recorded as skipped."""
+    """Run every run of the sweep file(s) ``paths`` not yet recorded, sweep after sweep; return
+    counts by status (over all sweeps), the errors of failed runs and the run folder.
+    ``workers`` defaults to one per CPU core. A sweep that opts in to the horizon search runs
+    in waves, one length at a time, unless ``full_grid``; ``not_run`` then counts the runs
+    recorded as skipped."""
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
-    sweep = load(path, profile)
-    jobs = plan(sweep, out)
-    out_dir = run_folder(jobs)
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    sweeps = [load(p, profile) for p in paths]
+    plans = [plan(s, out) for s in sweeps]            # every config checked before any run
+    out_dir = run_folder([j for jobs in plans for j in jobs])
     clean_staging(out_dir)
-    write_members(out_dir, sweep.name, [j.run_id for j in jobs])
     redo = (SKIPPED, "failed") if retry_failed else (SKIPPED,)
-
-    def pending(job: Job) -> bool:
-        return redone(record.read(out_dir / job.run_id), redo)
-
-    todo = [j for j in jobs if pending(j)]
+    seen: set[str] = set()
+    todo = []                # pending runs, each once (a config two sweeps share runs once)
+    for jobs in plans:
+        for j in jobs:
+            if j.run_id not in seen and redone(record.read(out_dir / j.run_id), redo):
+                todo.append(j)
+            seen.add(j.run_id)
     workers = workers or default_workers()
-    counts = {"complete": 0, "diverged": 0, "failed": 0, "skipped": len(jobs) - len(todo)}
-    search = sweep.horizon_search if not full_grid else None
-    if search is not None:
+    counts = {"complete": 0, "diverged": 0, "failed": 0, "skipped": len(seen) - len(todo)}
+    searched = [s.horizon_search for s in sweeps if not full_grid]
+    if any(h is not None for h in searched):
         counts["not_run"] = 0
-    desc = f"{sweep.name} [{sweep.profile}]" + (" horizon search" if search else "")
+    names = sweeps[0].name if len(sweeps) == 1 else f"{len(sweeps)} sweeps"
+    desc = f"{names} [{sweeps[0].profile}]"
     with _stop_on_sigterm(), _Pool(workers, todo, counts, desc, progress, redo) as pool:
-        if search is None:
-            pool.train(sorted(todo, key=lambda j: j.length))   # short lengths first
-        else:
-            _horizon_search(jobs, {j.run_id for j in todo}, search.always, out_dir, pool)
-    return {**counts, "total": len(jobs), "errors": pool.errors, "out": str(out_dir)}
+        for sweep, jobs in zip(sweeps, plans):
+            write_members(out_dir, sweep.name, [j.run_id for j in jobs])
+            # looked at again now: an earlier sweep of this call may have recorded a shared
+            # run as skipped, which a sweep without the search (or the full grid) trains
+            pending = {j.run_id for j in jobs if redone(record.read(out_dir / j.run_id), redo)}
+            for j in jobs:
+                if j.run_id in pending:
+                    pool.add(j)
+            search = sweep.horizon_search if not full_grid else None
+            pool.bar.set_description(f"{sweep.name} [{sweep.profile}]"
+                                     + (" horizon search" if search else ""), refresh=False)
+            if search is None:   # short lengths first
+                pool.train(sorted((j for j in jobs if j.run_id in pending),
+                                  key=lambda j: j.length))
+            else:
+                _horizon_search(jobs, pending, search.always, out_dir, pool)
+    return {**counts, "total": len(seen), "errors": pool.errors, "out": str(out_dir)}
+
+
+def work(job: Job) -> float:
+    """A run's budgeted work: its step budget times its sequence length in time steps."""
+    from lrd.tasks import TASKS
+
+    task = job.config["task"]
+    params = {k: v for k, v in task.items() if k not in ("name", "length")}
+    return float(job.config["train"]["max_steps"]) * TASKS.make(task["name"], **params) \
+        .sequence_length(task["length"])
 
 
 @contextlib.contextmanager
@@ -192,6 +223,9 @@ class _Pool:
         self.workers, self.counts, self.redo, self.errors = workers, counts, redo, []
         self.threads = worker_threads(workers)   # workers x threads <= usable cores
         self.desc, self.total, self.progress = desc, len(todo), progress
+        self.work = {j.run_id: work(j) for j in todo}   # run id -> budgeted work, while pending
+        self.pending = set(self.work)
+        self.left, self.done_work, self.start = sum(self.work.values()), 0.0, None
         self.executor = None
 
     def __enter__(self) -> "_Pool":
@@ -202,7 +236,9 @@ class _Pool:
         self.env = worker_env(self.threads)
         self.env.__enter__()
         self.bar = tqdm(total=self.total, desc=self.desc, unit="run", disable=not self.progress,
-                        dynamic_ncols=True)
+                        dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                        "[{elapsed}{postfix}]")
+        self.start = time.monotonic()
         self._postfix()
         return self
 
@@ -221,12 +257,36 @@ class _Pool:
         c = self.counts
         extra = {"not_run": c["not_run"]} if "not_run" in c else {}
         self.bar.set_postfix(done=c["complete"] + c["diverged"], failed=c["failed"], **extra,
-                             left=self.bar.total - self.bar.n, refresh=False)
+                             left=self.bar.total - self.bar.n, eta=self.eta(), refresh=False)
+
+    def add(self, job: Job) -> None:
+        """Count ``job`` as pending again if an earlier sweep of this call finished it."""
+        if job.run_id not in self.pending:
+            self.pending.add(job.run_id)
+            self.work[job.run_id] = work(job)
+            self.left += self.work[job.run_id]
+            self.bar.total += 1
+
+    def eta(self) -> str:
+        """The work left over the rate of work done so far: "?" before the first run ends."""
+        elapsed = time.monotonic() - self.start if self.start else 0.0
+        if not self.done_work or elapsed <= 0:
+            return "?"
+        seconds = int(self.left / (self.done_work / elapsed))
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+    def _finished(self, rid: str, ran: bool) -> None:
+        w = self.work.pop(rid, 0.0)
+        self.pending.discard(rid)
+        self.left -= w
+        if ran:
+            self.done_work += w
 
     def note(self, rid: str, status: str, err: str | None) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
         if err:
             self.errors.append(f"{rid}: {err}")
+        self._finished(rid, ran=status != "skipped")
         self.bar.update(1)
         self._postfix()
 
@@ -236,6 +296,7 @@ class _Pool:
         write_skipped(job, failed_at, evidence)
         if record.read(job.out / job.run_id).get("status") == SKIPPED:
             self.counts["not_run"] += 1
+            self._finished(job.run_id, ran=False)
             self.bar.update(1)
         self._postfix()
 
