@@ -1,5 +1,5 @@
 """Every ```python block in the README runs as written and prints exactly the ```text block
-that follows it."""
+that follows it; the README's promises about the repository hold."""
 
 import re
 from pathlib import Path
@@ -34,3 +34,13 @@ def test_the_shipped_spec_is_the_shared_one():
     if not shared.exists():
         pytest.skip("no shared/ beside this checkout")
     assert (ROOT / "SPEC.md").read_text() == shared.read_text()
+
+
+def test_make_reproduce_runs_every_sweep_file_once():
+    """The Makefile's STUDY list (the order `make reproduce` runs the study in) names every
+    file under configs/sweeps/ exactly once: a new sweep cannot be left out of the study."""
+    text = (ROOT / "Makefile").read_text()
+    block = re.search(r"^STUDY\s*:=\s*((?:.*\\\n)*.*)$", text, re.M).group(1)
+    study = block.replace("\\\n", " ").split()
+    files = sorted(p.stem for p in (ROOT / "configs" / "sweeps").glob("*.yaml"))
+    assert len(study) == len(set(study)) and sorted(study) == files
