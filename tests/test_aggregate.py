@@ -176,8 +176,8 @@ def test_horizon_ignores_the_order_of_the_rows(horizon_runs):
 
 
 def test_failed_and_diverged_runs_never_count_as_solved(tmp_path):
-    """Five seeds at length 20: one solves, two fail, two diverge. Whether failed runs count
-    as unsolved seeds (1/5) or are left out (1/3), length 20 is not solved by most seeds."""
+    """Five seeds at length 20: one solves, two fail (crash: no metrics, no measurement), two
+    diverge (measured, not solved): 1 of 3 measured seeds, not a majority."""
     runs = tmp_path / "runs"
     for seed in range(5):
         put(runs, length=10, seed=seed, solved=True)
@@ -190,6 +190,19 @@ def test_failed_and_diverged_runs_never_count_as_solved(tmp_path):
     assert int(df["solved"].sum()) == 6
     h = results.horizon(df)
     assert list(h["horizon"]) == [10] and list(h["max_length"]) == [20]
+    assert list(h["seeds"]) == [3] and list(h["horizon_loose"]) == [10]
+
+
+def test_a_length_where_every_run_crashed_is_not_measured(tmp_path):
+    """10 solved by all three seeds; at 20 every run failed (crashed): 10 is the longest
+    length measured, so the horizon is censored there ("≥ 10")."""
+    runs = tmp_path / "runs"
+    for seed in (0, 1, 2):
+        put(runs, length=10, seed=seed, solved=True)
+        put(runs, length=20, seed=seed, status="failed")
+    h = results.horizon(results.collect(runs)).iloc[0]
+    assert (h["horizon"], h["longest_run"], h["max_length"]) == (10, 10, 20)
+    assert bool(h["censored"]) is True
 
 
 def test_no_runs_no_horizon():

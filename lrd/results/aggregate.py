@@ -138,8 +138,8 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     - ``horizon``: the largest length solved by a majority of unique seeds: the seeds solving
       it (a seed solves a length if any of its runs there is solved, e.g. at one of several
       learning rates) are more than half of the unique seeds measured there. 0: none is.
-      Runs not run (status "skipped") are no measurement; failed and diverged runs are
-      measured seeds that did not solve.
+      Runs not run (status "skipped") and failed runs (crashed: no metrics) are no
+      measurement; diverged runs are measured seeds that did not solve.
     - ``censored``: the horizon equals ``longest_run``, the longest length measured in the
       group, so the true horizon may be longer ("≥ T"). A horizon below a measured length
       where the seeds failed, or below lengths not run, is not censored.
@@ -154,9 +154,9 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
             "max_length", "longest_run", "seeds"]
     if runs.empty:
         return pd.DataFrame(columns=cols)
-    is_skipped = (runs["status"] == SKIPPED) if "status" in runs else pd.Series(False,
-                                                                                index=runs.index)
-    measured = runs[~is_skipped]
+    status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
+    is_skipped = status == SKIPPED
+    measured = runs[~status.isin([SKIPPED, "failed"])]
     keys = runs.groupby(HORIZON_KEYS).size().index
     out = pd.DataFrame(index=keys).reset_index()
     out = out.set_index(HORIZON_KEYS)

@@ -265,9 +265,10 @@ def section(runs: pd.DataFrame) -> str:
                 f"- Published: {f.statement}", f"- Their setup: {f.setup}",
                 f"- lrd's setup: {setup(f, runs)}; sweeps "
                 + ", ".join(f"`{s}`" for s in f.sweeps) + ".", ""]
+        score = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
         head = ["model", "train length"] + (["test length"] if f.test_lengths else []) + [
-            "seeds", "solved" + (" (at train)" if f.test_lengths else ""), ("loss/baseline" if f.score == sc.LOSS_RATIO else f.score)
-            + " [95% CI]", "published", "verdict"]
+            "seeds", "solved" + (" (at train)" if f.test_lengths else ""),
+            f"{score} [95% CI]", "published", "verdict"]
         out += ["| " + " | ".join(head) + " |", "|" + "|".join(":---" for _ in head) + "|"]
         for c in found:
             glob = any(s.name == c.subject and "*" in s.model for s in f.subjects)

@@ -343,7 +343,8 @@ def sensitivity(runs: pd.DataFrame) -> list[str]:
     return out
 
 
-REGIMES_TEXT = """- **Teacher forcing is scored free-running.** A run trained with teacher forcing is
+REGIMES_TEXT = """\
+- **Teacher forcing is scored free-running.** A run trained with teacher forcing is
   validated and tested closed-loop: at every fed-back step the model reads its own previous
   prediction (argmax), never the true target (`TeacherForcing.eval_outputs` in
   `lrd/training/regimes.py`), so its test numbers measure the same thing as every other
