@@ -188,7 +188,8 @@ def test_missing_rows_are_not_measured_yet_and_never_judged():
 def test_two_seeds_are_too_few_for_a_verdict():
     found = literature.cells(COPY, copy_runs(1.0, 1.0, seeds=(0, 1)))
     assert {c.verdict for c in found} == {"too few seeds"}
-    assert literature.verdict(found) == "not measured yet"
+    assert literature.verdict(found) == "not judged yet (too few seeds)"
+    assert found[0].ci == mean_ci([1.0, 1.01])           # the numbers are still shown
 
 
 def test_length_generalisation_cells_read_the_test_length_per_positional_scheme():

@@ -157,11 +157,10 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
     is_skipped = status == SKIPPED
     measured = runs[~status.isin([SKIPPED, "failed"])]
-    keys = runs.groupby(HORIZON_KEYS).size().index
-    out = pd.DataFrame(index=keys).reset_index()
-    out = out.set_index(HORIZON_KEYS)
+    out = pd.DataFrame(index=runs.groupby(HORIZON_KEYS).size().index)
     if len(measured):
-        out["horizon"] = _horizon_of(measured, measured["solved"].astype(bool))
+        solved = measured["solved"].astype(str).str.lower().isin(["true", "1"])
+        out["horizon"] = _horizon_of(measured, solved)
         for col, factor in (("horizon_strict", 0.5), ("horizon_loose", 2.0)):
             out[col] = _horizon_of(measured, solved_at(measured, factor))
         out["longest_run"] = measured.groupby(HORIZON_KEYS)["length"].max()
