@@ -226,3 +226,12 @@ def test_every_finding_names_its_source_setup_and_cells():
     assert len(set(keys)) == len(keys)
     assert {"urnn_copy", "urnn_adding", "irnn_adding", "chomsky_modular",
             "prefix_sum_200"} <= set(keys)
+
+
+def test_a_cell_of_diverged_runs_is_shown_but_not_judged():
+    """Three seeds diverged at T = 100 (NaN loss): measured seeds, no finite score."""
+    runs = pd.DataFrame([lit_run("lstm", 100, s, float("nan"), status="diverged")
+                         for s in (0, 1, 2)])
+    found = literature.cells(COPY, runs)
+    assert (found[0].seeds, found[0].verdict) == (3, "no finite score")
+    assert literature.verdict(found) == "not judged yet (no finite score)"

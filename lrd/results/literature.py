@@ -12,7 +12,9 @@ length generalisation, one test length). Its number is the seed mean of the scor
 memoryless baseline loss, or accuracy).
 
 - no measured run in the cell: "not measured yet" (no verdict);
-- fewer than ``MIN_SEEDS`` unique seeds (3, SPEC §7): "too few seeds" (no verdict);
+- no seed with a finite score (e.g. every run diverged): "no finite score" (no verdict);
+- fewer than ``MIN_SEEDS`` seeds with a finite score (3, SPEC §7): "too few seeds" (no
+  verdict);
 - else the CI is on one side of the cut: "below" if its upper end is below the cut, "above" if
   its lower end is at or above it, "either" if it contains the cut; the cell **agrees** when
   that side is the published one, **disagrees** when it is the other, and is **unclear** when
@@ -20,7 +22,7 @@ memoryless baseline loss, or accuracy).
 
 A finding agrees when every cell with a verdict agrees, disagrees when every one disagrees, is
 "partly" otherwise; while no cell has a verdict it is "not measured yet", or "not judged yet
-(too few seeds)" when some cell has runs. The section says how
+(too few seeds)" (or the other reason) when some cell has runs. The section says how
 many cells have one. The setup differences are read from the configs of the runs used
 (``setup``): optimiser and learning rate, hidden width, batch size, step budget and seeds.
 
@@ -39,12 +41,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lrd.figures.data import study
 from lrd.results import scores as sc
 
 MIN_SEEDS = 3
 LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
 NOT_MEASURED = "not measured yet"
 TOO_FEW = "too few seeds"
+NO_SCORE = "no finite score"
 
 
 @dataclass(frozen=True)
@@ -160,26 +164,28 @@ FINDINGS = [
 
 def _rows(runs: pd.DataFrame, f: Finding) -> pd.DataFrame:
     """The measured runs of the finding's sweeps and task (each run once)."""
-    from lrd.figures.data import study
-
-    parts = [study(runs, s) for s in f.sweeps]
-    rows = pd.concat(parts, ignore_index=True) if parts else runs.iloc[0:0]
+    rows = pd.concat([study(runs, s) for s in f.sweeps], ignore_index=True)
     if rows.empty:
-        return sc.measured(rows)
+        return pd.DataFrame(columns=["run_id", *sc.KEYS, "seed", "solved", sc.LOSS_RATIO])
     rows = rows.drop_duplicates("run_id") if "run_id" in rows else rows
     return sc.measured(rows[rows["task"] == f.task])
 
 
-def judge(ci: sc.MeanCI, seeds: int, cut: float, side: str) -> str:
-    """One cell's verdict by the module's rule."""
-    if seeds == 0 or ci.mean is None or math.isnan(ci.mean):
-        return NOT_MEASURED
-    if seeds < MIN_SEEDS or math.isnan(ci.low) or math.isnan(ci.high):
-        return TOO_FEW
+def judge(values: list[float], cut: float, side: str) -> tuple[sc.MeanCI, str]:
+    """The CI and verdict of one cell from its per-seed values (NaN: a seed with no finite
+    score, e.g. diverged), by the module's rule."""
+    ci = sc.mean_ci(values)
+    finite = [v for v in values if not math.isnan(v)]
+    if not values:
+        return ci, NOT_MEASURED
+    if not finite:
+        return ci, NO_SCORE
+    if len(finite) < MIN_SEEDS:
+        return ci, TOO_FEW
     got = "below" if ci.high < cut else "above" if ci.low >= cut else "either"
     if got == "either":
-        return "unclear"
-    return "agree" if got == side else "disagree"
+        return ci, "unclear"
+    return ci, "agree" if got == side else "disagree"
 
 
 def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
@@ -187,40 +193,38 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
     rows = _rows(runs, f)
     out = []
     for sub in f.subjects:
-        mine = rows[(rows["init"] == sub.init) & (rows["regime"] == sub.regime)] \
-            if len(rows) else rows
-        labels = sorted({m for m in mine.get("model", []) if fnmatch.fnmatch(m, sub.model)})
+        mine = rows[(rows["init"] == sub.init) & (rows["regime"] == sub.regime)]
+        labels = sorted({m for m in mine["model"] if fnmatch.fnmatch(m, sub.model)})
         for label in labels or [sub.model]:
-            of = mine[mine["model"] == label] if len(mine) else mine
+            of = mine[mine["model"] == label]
             if sub.lengths is None:
-                lengths = sorted(int(n) for n in of["length"].unique()
-                                 if n <= max(f.lengths)) if len(of) else []
+                lengths = sorted(int(n) for n in of["length"].unique() if n <= max(f.lengths))
             else:
                 lengths = list(sub.lengths or f.lengths)
             for n in lengths or [None]:
-                at = of[of["length"] == n] if len(of) and n is not None else of.iloc[0:0]
+                at = of[of["length"] == n]
                 for t in f.test_lengths or [None]:
-                    col = _column(f.score, t)
-                    ci = sc.seed_ci(at, col) if len(at) else sc.MeanCI(math.nan, math.nan,
-                                                                        math.nan)
-                    seeds = int(at["seed"].nunique()) if len(at) else 0
-                    out.append(Cell(sub.name, label, n, t, seeds, sc.solved_seeds(at), ci,
-                                    sub.side, judge(ci, seeds, f.cut, sub.side)))
+                    values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
+                    ci, v = judge(values, f.cut, sub.side)
+                    out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
+                                    ci, sub.side, v))
     return out
 
 
 def _column(score: str, test_length: int | None) -> str:
-    if score == sc.LOSS_RATIO or test_length is None:
-        return score if score == sc.LOSS_RATIO else f"test.{score}"
-    return f"length.{test_length}.{score}"
+    """The runs.csv column of ``score`` at ``test_length`` (None: the training length); the
+    normalised loss exists at the training length only."""
+    if score == sc.LOSS_RATIO:
+        return score
+    return f"test.{score}" if test_length is None else f"length.{test_length}.{score}"
 
 
 def verdict(found: list[Cell]) -> str:
     """The finding's verdict from its cells (module docstring)."""
     judged = [c.verdict for c in found if c.verdict in ("agree", "disagree", "unclear")]
     if not judged:
-        few = any(c.verdict == TOO_FEW for c in found)
-        return f"not judged yet ({TOO_FEW})" if few else NOT_MEASURED
+        why = sorted({c.verdict for c in found} - {NOT_MEASURED})
+        return f"not judged yet ({', '.join(why)})" if why else NOT_MEASURED
     if all(v == "agree" for v in judged):
         return "agree"
     if all(v == "disagree" for v in judged):
@@ -285,7 +289,7 @@ def section(runs: pd.DataFrame) -> str:
             label = f"{c.subject} ({c.model})" if glob and "*" not in c.model else c.subject
             row = [label, "any" if c.length is None else str(c.length)]
             row += [str(c.test_length)] if f.test_lengths else []
-            measured = c.verdict != NOT_MEASURED
+            measured = c.seeds > 0
             row += [str(c.seeds) if measured else "–",
                     f"{c.solved}/{c.seeds}" if measured else "–",
                     sc.ci_text(c.ci) if measured else NOT_MEASURED,
