@@ -1,12 +1,17 @@
-"""The report's tables from hand-made runs with known numbers: the prefix-sum study table holds
-the mean over seeds of the study's completed runs, and records -> runs.csv -> tables keeps the
-numbers exact."""
+"""The report's tables and the literature section from hand-made runs with known numbers: the
+prefix-sum study table holds the seed mean [95% CI] of the study's completed runs, records ->
+runs.csv -> tables keeps the numbers exact, and the literature rule gives agree, disagree,
+unclear, too few seeds and "not measured yet" where each is due."""
+
+import math
 
 import pandas as pd
 import pytest
 
 from lrd import results
-from lrd.results import report
+from lrd.results import literature, report
+from lrd.results.scores import ci_text
+from lrd.results.stats import mean_ci
 
 from test_aggregate import put
 
@@ -52,15 +57,18 @@ def test_prefix_sum_table_is_the_mean_over_the_study_seeds(study_runs):
     got = {(r["train_length"], r["regime"], r["model"]): r for r in t.to_dict("records")}
     assert set(got) == {(20, "full", "lstm"), (20, "full", "rnn-tanh"),
                         (200, "teacher_forcing", "lstm")}
-    want = {(20, "full", "lstm"): (3, (0.5 + 0.8 + 1.0) / 3, 0.5, 0.2),
-            (20, "full", "rnn-tanh"): (2, 0.5, 0.2, 0.1),
-            (200, "teacher_forcing", "lstm"): (1, 0.9, 0.85, 0.6)}
+    # per-seed values (rnn-tanh: each seed's two learning rates averaged: 0.5 and 0.5)
+    want = {(20, "full", "lstm"): (3, [0.5, 0.8, 1.0], [0.2, 0.4, 0.9], [0.1, 0.1, 0.4]),
+            (20, "full", "rnn-tanh"): (2, [0.5, 0.5], [0.2, 0.2], [0.1, 0.1]),
+            (200, "teacher_forcing", "lstm"): (1, [0.9], [0.85], [0.6])}
     for key, (seeds, acc, at100, at5000) in want.items():
         r = got[key]
         assert r["seeds"] == seeds, key
-        assert r["acc@train"] == pytest.approx(acc, abs=1e-12), key
-        assert r["acc@100"] == pytest.approx(at100, abs=1e-12), key
-        assert r["acc@5000"] == pytest.approx(at5000, abs=1e-12), key
+        assert r["acc@train"] == ci_text(mean_ci(acc)), key
+        assert r["acc@100"] == ci_text(mean_ci(at100)), key
+        assert r["acc@5000"] == ci_text(mean_ci(at5000)), key
+    assert got[(20, "full", "rnn-tanh")]["acc@train"] == "0.500 [0.500, 0.500]"
+    assert got[(200, "teacher_forcing", "lstm")]["acc@100"] == "0.850 [–]"   # one seed
     assert list(t["train_length"]) == sorted(t["train_length"])
 
 
@@ -86,14 +94,144 @@ def test_records_to_tables_keep_the_numbers(tmp_path):
     tables = report.write_tables(res)
     assert (res / "tables" / "prefix_sum.csv").read_text() == (
         "train_length,regime,model,seeds,acc@train,acc@100\n"
-        "20,full,lstm,3,0.750,0.250\n"
-        "40,full,lstm,1,0.125,0.060\n")
+        '20,full,lstm,3,"0.750 [0.500, 1.000]","0.250 [0.000, 0.500]"\n'
+        "40,full,lstm,1,0.125 [–],0.060 [–]\n")
     md = (res / "tables" / "prefix_sum.md").read_text().splitlines()
-    assert md[2] == "| 20 | full | lstm | 3 | 0.750 | 0.250 |"
+    assert md[2] == "| 20 | full | lstm | 3 | 0.750 [0.500, 1.000] | 0.250 [0.000, 0.500] |"
     h = tables["horizon"]
-    # length 20 solved by 1 of 3 seeds (the "other" run is a fourth seed, unsolved): horizon 0
+    # length 20 solved by 1 of 4 seeds (the "other" run is a fourth seed, unsolved): horizon 0
     assert h[["task", "model", "horizon", "max_length"]].to_dict("records") == [
-        {"task": "prefix_sum", "model": "lstm", "horizon": 0, "max_length": 40}]
-    for name in ("horizon", "prefix_sum"):
+        {"task": "prefix_sum", "model": "lstm", "horizon": "0", "max_length": 40}]
+    scores = tables["scores"].set_index("length")
+    assert scores.loc[20, "solved"] == "1/4" and scores.loc[40, "solved"] == "0/1"
+    # loss = 1 - accuracy, baseline 0.25 (put): normalised 2, 1, 0 and, for seed 5, 4
+    assert scores.loc[20, "loss/baseline"] == ci_text(mean_ci([2.0, 1.0, 0.0, 4.0]))
+    for name in ("horizon", "prefix_sum", "scores"):
         assert {p.name for p in (res / "tables").glob(f"{name}.*")} == \
             {f"{name}.csv", f"{name}.md", f"{name}.tex"}
+
+
+# -- against the literature ----------------------------------------------------------------------
+
+def lit_run(model, length, seed, ratio, group="horizon_copy", task="copy", init="default",
+            lr=0.003, accuracy=None, **extra):
+    """A measured run whose normalised loss is ``ratio`` (baseline loss 0.5)."""
+    return {"run_id": f"{task}-{model}-{init}-{length}-s{seed}-{lr}", "group": group,
+            "sweeps": group, "status": "complete", "task": task, "model": model,
+            "init": init, "regime": "full", "length": length, "seed": seed,
+            "solved": False, "test.loss": 0.5 * ratio, "baseline_loss": 0.5,
+            "test.accuracy": accuracy, "config.optim.name": "adam", "config.optim.lr": lr,
+            "config.model.hidden_size": 64, "config.train.batch_size": 32,
+            "config.train.max_steps": 5000, **extra}
+
+
+COPY = next(f for f in literature.FINDINGS if f.key == "urnn_copy")
+
+
+def copy_runs(lstm_ratio, tanh_ratio, seeds=(0, 1, 2), lengths=(100, 200, 500)):
+    return pd.DataFrame([lit_run(m, n, s, r + 0.01 * s) for m, r in
+                         (("lstm", lstm_ratio), ("rnn-tanh", tanh_ratio))
+                         for n in lengths for s in seeds])
+
+
+def test_a_finding_agrees_when_every_ci_is_on_the_published_side():
+    """uRNN copy: LSTM and tanh RNN at the baseline (normalised loss >= 0.9) at every T."""
+    found = literature.cells(COPY, copy_runs(1.0, 0.95))
+    assert [(c.model, c.length) for c in found] == [
+        ("lstm", 100), ("lstm", 200), ("lstm", 500),
+        ("rnn-tanh", 100), ("rnn-tanh", 200), ("rnn-tanh", 500)]
+    assert {c.verdict for c in found} == {"agree"} and literature.verdict(found) == "agree"
+    # the cell's number is mean_ci of the seeds' normalised losses
+    assert found[0].ci == mean_ci([1.0, 1.01, 1.02]) and found[0].seeds == 3
+
+
+def test_a_finding_disagrees_when_every_ci_is_on_the_other_side():
+    found = literature.cells(COPY, copy_runs(0.1, 0.5))
+    assert {c.verdict for c in found} == {"disagree"}
+    assert literature.verdict(found) == "disagree"
+    text = literature.section(copy_runs(0.1, 0.5))
+    assert "**Verdict: disagree** (6 of 6 cells judged)" in text
+    assert "| LSTM | 100 | 3 | 0/3 | 0.110 [0.100, 0.120] | loss/baseline ≥ 0.9 | disagree |" \
+        in text
+    # the setup is read from the records' configs
+    assert "adam, lr 0.003; hidden 64; batch 32; at most 5000 steps; 3 seeds per cell" in text
+
+
+def test_mixed_and_straddling_cells_make_partly():
+    runs = copy_runs(1.0, 0.5)                       # LSTM agrees, tanh RNN disagrees
+    assert literature.verdict(literature.cells(COPY, runs)) == "partly"
+    straddle = pd.DataFrame([lit_run("lstm", 100, s, r) for s, r in enumerate((0.8, 0.9, 1.0))])
+    cell = literature.cells(COPY, straddle)[0]
+    assert cell.verdict == "unclear" and cell.ci.low < 0.9 <= cell.ci.high
+
+
+def test_missing_rows_are_not_measured_yet_and_never_judged():
+    assert {c.verdict for c in literature.cells(COPY, pd.DataFrame())} == {"not measured yet"}
+    assert literature.verdict(literature.cells(COPY, pd.DataFrame())) == "not measured yet"
+    # only T = 100 measured: the other cells say so, the verdict rests on T = 100 alone
+    runs = copy_runs(1.0, 1.0, lengths=(100,))
+    found = literature.cells(COPY, runs)
+    assert [c.verdict for c in found] == ["agree", "not measured yet", "not measured yet"] * 2
+    assert literature.verdict(found) == "agree"
+    text = literature.section(runs)
+    assert "**Verdict: agree** (2 of 6 cells judged)" in text
+    assert "| LSTM | 500 | – | – | not measured yet | loss/baseline ≥ 0.9 | " \
+        "not measured yet |" in text
+    # runs of another sweep or task never stand in for the finding's
+    other = copy_runs(1.0, 1.0).assign(group="regime_copy", sweeps="regime_copy")
+    assert literature.verdict(literature.cells(COPY, other)) == "not measured yet"
+    # every finding is "not measured yet" on no runs at all
+    assert literature.section(pd.DataFrame()).count("**Verdict: not measured yet**") == \
+        len(literature.FINDINGS)
+
+
+def test_two_seeds_are_too_few_for_a_verdict():
+    found = literature.cells(COPY, copy_runs(1.0, 1.0, seeds=(0, 1)))
+    assert {c.verdict for c in found} == {"too few seeds"}
+    assert literature.verdict(found) == "not judged yet (too few seeds)"
+    assert found[0].ci == mean_ci([1.0, 1.01])           # the numbers are still shown
+
+
+def test_length_generalisation_cells_read_the_test_length_per_positional_scheme():
+    """Delétang et al.: LSTM trained at 20 generalises (>= 0.9 at 200, 1000, 5000); every
+    attention variant is its own row, over the training lengths it was run at (<= 40)."""
+    f = next(f for f in literature.FINDINGS if f.key == "chomsky_modular")
+    rows = []
+    for s in (0, 1, 2):
+        acc = {f"length.{n}.accuracy": 1.0 - 0.001 * s for n in (200, 1000, 5000)}
+        rows.append(lit_run("lstm", 20, s, 0.0, group="prefix_sum_study", task="prefix_sum",
+                            accuracy=1.0, **acc))
+        for pos, a in (("attention-rope", 0.4), ("attention-alibi", 0.95)):
+            acc = {f"length.{n}.accuracy": a + 0.001 * s for n in (200, 1000, 5000)}
+            rows.append(lit_run(pos, 40, s, 0.0, group="positions_prefix_sum",
+                                task="prefix_sum", accuracy=1.0, **acc))
+    found = literature.cells(f, pd.DataFrame(rows))
+    got = {(c.model, c.length, c.test_length): c.verdict for c in found}
+    assert got[("lstm", 20, 5000)] == "agree" and got[("lstm", 40, 5000)] == "not measured yet"
+    assert got[("attention-rope", 40, 1000)] == "agree"          # < 0.9, as published
+    assert got[("attention-alibi", 40, 1000)] == "disagree"      # generalises: reported
+    assert literature.verdict(found) == "partly"
+    cell = next(c for c in found if (c.model, c.test_length) == ("lstm", 1000))
+    assert cell.ci == mean_ci([1.0, 0.999, 0.998])
+    assert "| Transformer (attention-alibi) | 40 | 200 | 3 |" in literature.section(
+        pd.DataFrame(rows))
+
+
+def test_every_finding_names_its_source_setup_and_cells():
+    for f in literature.FINDINGS:
+        assert f.citation and f.statement and f.setup and f.sweeps and f.subjects
+        assert all(s.side in ("below", "above") for s in f.subjects)
+        assert not math.isnan(f.cut)
+    keys = [f.key for f in literature.FINDINGS]
+    assert len(set(keys)) == len(keys)
+    assert {"urnn_copy", "urnn_adding", "irnn_adding", "chomsky_modular",
+            "prefix_sum_200"} <= set(keys)
+
+
+def test_a_cell_of_diverged_runs_is_shown_but_not_judged():
+    """Three seeds diverged at T = 100 (NaN loss): measured seeds, no finite score."""
+    runs = pd.DataFrame([lit_run("lstm", 100, s, float("nan"), status="diverged")
+                         for s in (0, 1, 2)])
+    found = literature.cells(COPY, runs)
+    assert (found[0].seeds, found[0].verdict) == (3, "no finite score")
+    assert literature.verdict(found) == "not judged yet (no finite score)"

@@ -7,17 +7,22 @@
 - ``curves.csv``: every run's training curve, thinned: train metrics averaged over bins of
   ``CURVE_BIN`` steps (stamped with the bin's last step), plus every validation and analysis
   row as logged. The per-step ``metrics.csv`` files stay out of git; figures read this.
-- ``horizon.csv``: the memory horizon. For each (task, model, init, regime), the largest training
-  length solved in at least half of its seeds, with the number of seeds. "Solved" is each task's
-  own criterion on the fixed test set (``Task.solved``: accuracy >= 0.99, or MSE < 0.01 for
-  ``adding``), evaluated on the final model of each run.
+- ``horizon.csv``: the memory horizon (``horizon``). For each (task, model, init, regime), the
+  largest training length solved by a majority of unique seeds, whether it is censored (the
+  longest length measured: "≥ T"), and the same at half and double the solve tolerance.
+  "Solved" is each task's own criterion on the fixed test set (``Task.solved``: accuracy >=
+  0.99, or MSE < 0.01 for ``adding``), evaluated on the final model of each run.
+- ``final_train_length`` (runs.csv): the length the run trained at last (a curriculum's last
+  stage; the target length otherwise). ``env.git_dirty`` (timing.csv): the record was made
+  from a tree with uncommitted changes.
 
 Runs the horizon search did not run (``lrd.sweeps.runner``: ``status`` "skipped") are rows of
 ``runs.csv`` too, with their ``reason`` ("not run: every seed failed at T=50") and ``failed_at``,
-``solved`` False, ``steps`` 0 and no metrics. In ``horizon.csv`` they count as not solved, which
-leaves every horizon as the full grid's would be if the failures above ``failed_at`` are real
-(the search's premise); ``max_length`` is the largest length of the grid, run or not, and a
-``not_run`` column (only when some run was not run) names the lengths not run and why, e.g.
+``solved`` False, ``steps`` 0 and no metrics. In ``horizon.csv`` they are no measurement (no
+seed counts at a length not run), which leaves every horizon as the full grid's would be if the
+failures above ``failed_at`` are real (the search's premise), and uncensored (``failed_at`` was
+measured); ``max_length`` is the largest length of the grid, run or not, and a ``not_run``
+column (only when some run was not run) names the lengths not run and why, e.g.
 "50, 100, 200 not run (failed at T=20)". Figures never draw them as measurements
 (``lrd.figures.data.study`` leaves them out; the horizon figure marks them apart).
 
@@ -29,17 +34,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lrd.errors import ConfigError
 from lrd.models import MODELS
+from lrd.tasks import TASKS
 from lrd.training import record
 
 HORIZON_KEYS = ["task", "model", "init", "regime"]
 SKIPPED = record.SKIPPED
 CURVE_BIN = 50
 TIMING = ["run_id", "wall_time_s", "train_time_s", "env.device", "env.torch_threads",
-          "env.git_commit", "env.torch", "env.lightning"]
+          "env.git_commit", "env.git_dirty", "env.torch", "env.lightning"]
 
 
 def model_label(cfg: dict) -> str:
@@ -73,7 +80,8 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
         cfg = rec["config"]
         row = {"run_id": rec["run_id"], "status": rec["status"],
                "solved": bool(rec.get("solved")), "diverged": bool(rec.get("diverged")),
-               "steps": rec.get("steps"), "task": cfg["task"]["name"],
+               "steps": rec.get("steps"), "final_train_length": rec.get("final_train_length"),
+               "task": cfg["task"]["name"],
                "model": model_label(cfg), "init": cfg["model"].get("init", "default"),
                "regime": cfg["regime"]["name"], "length": cfg["task"]["length"],
                "seed": cfg["seed"], "group": cfg["log"].get("group"),
@@ -125,23 +133,104 @@ def _scalar(value):
 
 
 def horizon(runs: pd.DataFrame) -> pd.DataFrame:
-    """Largest length solved in >= half the seeds, per (task, model, init, regime)."""
+    """The memory horizon per (task, model, init, regime); one row each, sorted.
+
+    - ``horizon``: the largest length solved by a majority of unique seeds: the seeds solving
+      it (a seed solves a length if any of its runs there is solved, e.g. at one of several
+      learning rates) are more than half of the unique seeds measured there. 0: none is.
+      Runs not run (status "skipped") and failed runs (crashed: no metrics) are no
+      measurement; diverged runs are measured seeds that did not solve.
+    - ``censored``: the horizon equals ``longest_run``, the longest length measured in the
+      group, so the true horizon may be longer ("≥ T"). A horizon below a measured length
+      where the seeds failed, or below lengths not run, is not censored.
+    - ``horizon_strict`` / ``horizon_loose``: the same with the solve tolerance halved /
+      doubled (``tolerance_threshold``), from the final test metric; empty where the metric
+      is missing.
+    - ``max_length``: the largest length of the grid, run or not; ``seeds``: the fewest unique
+      seeds measured at any length; ``not_run`` (only when some run was skipped): see
+      ``not_run``.
+    """
+    cols = [*HORIZON_KEYS, "horizon", "censored", "horizon_strict", "horizon_loose",
+            "max_length", "longest_run", "seeds"]
     if runs.empty:
-        return pd.DataFrame(columns=[*HORIZON_KEYS, "horizon", "max_length", "seeds"])
-    per_length = (runs.groupby([*HORIZON_KEYS, "length"])
-                  .agg(seeds=("seed", "nunique"), solved=("solved", "sum")).reset_index())
-    per_length["ok"] = 2 * per_length["solved"] >= per_length["seeds"]
-    skipped = runs[runs["status"] == SKIPPED] if "status" in runs else runs.iloc[0:0]
-    rows = []
-    for key, g in per_length.groupby(HORIZON_KEYS):
-        ok = g.loc[g["ok"], "length"]
-        rows.append({**dict(zip(HORIZON_KEYS, key)),
-                     "horizon": int(ok.max()) if len(ok) else 0,
-                     "max_length": int(g["length"].max()),
-                     "seeds": int(g["seeds"].min())})
-        if len(skipped):
-            rows[-1]["not_run"] = not_run(skipped[(skipped[HORIZON_KEYS] == key).all(axis=1)])
-    return pd.DataFrame(rows).sort_values(HORIZON_KEYS).reset_index(drop=True)
+        return pd.DataFrame(columns=cols)
+    status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
+    is_skipped = status == SKIPPED
+    measured = runs[~status.isin([SKIPPED, "failed"])]
+    out = pd.DataFrame(index=runs.groupby(HORIZON_KEYS).size().index)
+    if len(measured):
+        solved = measured["solved"].astype(str).str.lower().isin(["true", "1"])
+        out["horizon"] = _horizon_of(measured, solved)
+        for col, factor in (("horizon_strict", 0.5), ("horizon_loose", 2.0)):
+            out[col] = _horizon_of(measured, solved_at(measured, factor))
+        out["longest_run"] = measured.groupby(HORIZON_KEYS)["length"].max()
+        per_length = measured.groupby([*HORIZON_KEYS, "length"])["seed"].nunique()
+        out["seeds"] = per_length.groupby(HORIZON_KEYS).min()
+    out["max_length"] = runs.groupby(HORIZON_KEYS)["length"].max()
+    for col in ("horizon", "longest_run", "seeds"):
+        out[col] = out.get(col, pd.Series(dtype=float)).reindex(out.index).fillna(0).astype(int)
+    for col in ("horizon_strict", "horizon_loose"):
+        out[col] = out.get(col, pd.Series(dtype=float)).reindex(out.index).astype("Int64")
+    out["censored"] = (out["horizon"] > 0) & (out["horizon"] == out["longest_run"])
+    out = out.reset_index()[cols]
+    if is_skipped.any():
+        skipped = runs[is_skipped]
+        out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)])
+                          for k in out[HORIZON_KEYS].itertuples(index=False)]
+    return out.sort_values(HORIZON_KEYS).reset_index(drop=True)
+
+
+def tolerance_threshold(task_cls, factor: float = 1.0) -> float:
+    """The solve threshold of ``task_cls`` with its tolerance scaled by ``factor``.
+
+    The tolerance is the distance from a perfect score that still counts as solved: for a
+    higher-is-better metric (accuracy) the error ``1 - solved_threshold`` (0.99 -> 0.01), for a
+    lower-is-better one (MSE) the threshold itself (0.01). ``factor`` 0.5 is the strict
+    threshold (accuracy >= 0.995, MSE < 0.005), 2 the loose one (accuracy >= 0.98, MSE < 0.02).
+    Read from the task class (``solved_metric``, ``solved_threshold``,
+    ``solved_higher_is_better``), never from its name."""
+    t = float(task_cls.solved_threshold)
+    if task_cls.solved_higher_is_better:
+        return 1.0 - factor * (1.0 - t)
+    return factor * t
+
+
+def solved_at(runs: pd.DataFrame, factor: float) -> pd.Series:
+    """Per row: solved at the tolerance scaled by ``factor`` (``tolerance_threshold``), from
+    the final test metric ``test.<solved_metric>``. Only completed runs can solve (a diverged,
+    failed or skipped run never does); NaN where the task is not registered or its metric
+    column is absent, so that no horizon is made from a missing number."""
+    out = pd.Series(np.nan, index=runs.index, dtype=object)
+    status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
+    diverged = (runs["diverged"].astype(str).str.lower().isin(["true", "1"])
+                if "diverged" in runs else pd.Series(False, index=runs.index))
+    for name, idx in runs.groupby("task").groups.items():
+        cls = TASKS.get(name)
+        col = f"test.{cls.solved_metric}" if cls is not None else None
+        if col is None or col not in runs:
+            continue
+        value = pd.to_numeric(runs.loc[idx, col], errors="coerce")
+        cut = tolerance_threshold(cls, factor)
+        ok = value >= cut if cls.solved_higher_is_better else value < cut
+        out.loc[idx] = (ok & (status.loc[idx] == "complete") & ~diverged.loc[idx]).astype(bool)
+    return out
+
+
+def _horizon_of(runs: pd.DataFrame, solved: pd.Series) -> pd.Series:
+    """Per group of ``HORIZON_KEYS``: the largest length whose seeds mostly solve it (see
+    ``horizon``), from the per-row ``solved`` (NaN rows: the group's horizon is NaN)."""
+    d = runs[[*HORIZON_KEYS, "length", "seed"]].assign(solved=solved.values)
+    unknown = d.groupby(HORIZON_KEYS)["solved"].apply(lambda s: s.isna().any())
+    d["solved"] = d["solved"].fillna(False).astype(bool)
+    seeds = d.groupby([*HORIZON_KEYS, "length", "seed"])["solved"].any().reset_index()
+    counts = seeds.groupby([*HORIZON_KEYS, "length"]).agg(
+        seeds=("seed", "size"), solved=("solved", "sum")).reset_index()
+    counts = counts[2 * counts["solved"] > counts["seeds"]]
+    best = counts.groupby(HORIZON_KEYS)["length"].max()
+    out = pd.Series(0.0, index=unknown.index)
+    out.loc[best.index] = best.astype(float)
+    out[unknown] = np.nan
+    return out
 
 
 def not_run(skipped: pd.DataFrame) -> str:
