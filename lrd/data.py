@@ -16,6 +16,8 @@ Held out. Distinct streams can still draw the same sequence where a task has few
 would be scored after training on it. ``exclude`` removes from every training batch the rows
 that equal a sequence of the run's fixed validation or test sets at that length (``HeldOut``),
 drawing replacements from the same train stream, so no evaluated sequence is ever trained on.
+Where the evaluation sets hold nearly every sequence of a length (prefix sum at L=1 has 3), no
+replacement can be found; that length is then trained on as drawn and reported (``saturated``).
 Equality is tested on ``keys``: each sequence's inputs projected on fixed random float64
 weights (equal inputs, equal keys; distinct inputs collide with probability ~0). Where the
 space is large no row is ever a hit and the stream is exactly the plain one.
@@ -97,10 +99,13 @@ class HeldOut:
         return self.cache[length]
 
 
-def exclude(batch: Batch, held: torch.Tensor, draw) -> tuple[Batch, int]:
+def exclude(batch: Batch, held: torch.Tensor, draw, max_draws: int = 100
+            ) -> tuple[Batch, int] | None:
     """``batch`` with every row whose key is in ``held`` (sorted keys) replaced by rows of
-    ``draw()`` (fresh batches from the same stream) that are not; and the number of rows
-    replaced."""
+    ``draw()`` (fresh batches from the same stream) that are not, and the number of rows
+    replaced; None if ``max_draws`` fresh batches could not fill it (the evaluation sets hold
+    nearly every sequence of this length, e.g. prefix sum at L=1: then nothing can be held
+    out, and the caller trains on ``batch`` as drawn)."""
     if held.numel() == 0:
         return batch, 0
     hit = member(keys(batch.inputs), held)
@@ -108,9 +113,11 @@ def exclude(batch: Batch, held: torch.Tensor, draw) -> tuple[Batch, int]:
     if n_hit == 0:
         return batch, 0
     parts, need = [take(batch, ~hit)], n_hit
-    while need > 0:
+    for _ in range(max_draws):
         extra = draw()
         fresh = take(extra, ~member(keys(extra.inputs), held))
         parts.append(take(fresh, torch.arange(min(need, len(fresh)))))
         need -= len(parts[-1])
-    return cat(parts), n_hit
+        if need == 0:
+            return cat(parts), n_hit
+    return None

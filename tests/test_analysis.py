@@ -255,7 +255,7 @@ def test_summary_has_ln_weight_spectra_only_where_weights_are_dynamics(name):
     decay rate."""
     cls = lrd.models.MODELS[name]
     torch.manual_seed(0)
-    model = lrd.models.make(name, TASK, hidden_size=4).double()
+    model = lrd.models.make(name, TASK, hidden_size=8).double()
     s = summarize(analyze(model, TASK, batch(n=2, length=6), n_steps=2, n_sequences=2,
                           jacobian_sequences=2, lyapunov_sequences=2))
     if not issubclass(cls, Recurrent):

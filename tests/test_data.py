@@ -236,3 +236,23 @@ def test_a_run_never_trains_on_its_test_or_validation_sequences(tmp_path):
     assert not torch.isin(trained, held).any()
     # about 1 - (1 - 1/729)^264 = 30% of raw draws were held sequences, and were replaced
     assert 0.15 * len(trained) < rec["held_out_rows_replaced"] < 0.45 * len(trained)
+
+
+def test_a_length_whose_sequences_are_all_held_is_trained_on_as_drawn(tmp_path):
+    """Prefix sum at L=1 has 3 sequences, all in an 8-sequence validation set: no replacement
+    exists. The run neither loops nor grows: it trains on the draws and records the length."""
+    from lrd.training.run import train
+
+    task = lrd.tasks.make("prefix_sum")
+    held = data.keys(data.fixed_set(task, 1, 8, SEED, "val").inputs).sort().values
+    gen = data.generator(SEED, "train")
+    assert data.exclude(task.sample(4, 1, gen), held, lambda: task.sample(4, 1, gen),
+                        max_draws=5) is None
+    rec = train(config.load([CONFIGS / "task/prefix_sum.yaml", CONFIGS / "model/rnn.yaml",
+                             CONFIGS / "regime/curriculum.yaml"],
+                            ["task.length=4", "regime.start=1", "train.max_steps=6",
+                             "train.val_every=2", "train.val_size=8", "train.test_size=8",
+                             "train.batch_size=4", "model.hidden_size=8", "train.threads=1",
+                             "analysis.enabled=false", "log.wandb=false",
+                             "train.progress_bar=false", f"log.out={tmp_path}"]))
+    assert rec["status"] == "complete" and rec["held_out_saturated_lengths"][:1] == [1]

@@ -293,7 +293,10 @@ def test_horizon_table_names_the_cells_not_run(searched, tmp_path):
     assert h.loc["rnn-tanh", "not_run"] == "4, 6, 10 not run (failed at T=2)"
     assert h["not_run"].drop("rnn-tanh").isna().all()
     assert h.loc["rnn-tanh", "horizon"] == 0 and h.loc["rnn-tanh", "max_length"] == 10
-    assert h.loc["gru", "horizon"] == 8 and h.loc["lstm", "horizon"] == 10   # gru: 1 of 2 at 8
+    # gru: both seeds solve 2, one of two at 4 and at 8 (not a majority); lstm: every length,
+    # censored at the longest one tried
+    assert h.loc["gru", "horizon"] == 2 and not h.loc["gru", "censored"]
+    assert h.loc["lstm", "horizon"] == 10 and h.loc["lstm", "censored"]
     # the same horizons as the full grid with the same outcomes (the search's premise; the
     # searched fixture's stub still stands in for training)
     full = tmp_path / "full"
@@ -307,7 +310,8 @@ def test_a_table_without_skipped_runs_is_unchanged(tmp_path, stub):
     out = tmp_path / "runs"
     search(write_sweep(tmp_path, search=None), out)
     assert list(results.horizon(results.collect(out)).columns) == [
-        "task", "model", "init", "regime", "horizon", "max_length", "seeds"]
+        "task", "model", "init", "regime", "horizon", "censored", "horizon_strict",
+        "horizon_loose", "max_length", "longest_run", "seeds"]
 
 
 def test_report_and_figure_mark_not_run_cells(searched, tmp_path):

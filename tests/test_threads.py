@@ -78,7 +78,8 @@ def test_sweep_runner_passes_its_thread_count_to_each_run(monkeypatch, tmp_path)
         return job.run_id, "complete", None
 
     monkeypatch.setattr(runner, "_run_job", fake_run_job)
-    jobs = [type("J", (), {"run_id": f"r{i}"})() for i in range(2)]
+    config = {"task": {"name": "copy", "length": 5}, "train": {"max_steps": 10}}
+    jobs = [type("J", (), {"run_id": f"r{i}", "config": config})() for i in range(2)]
     counts = {"complete": 0, "diverged": 0, "failed": 0}
     with runner._Pool(1, jobs, counts, "t", progress=False, redo=()) as pool:
         pool.train(jobs)

@@ -53,8 +53,14 @@ class FreshBatches(torch.utils.data.IterableDataset):
 
             def draw():
                 return s.task.sample(s.batch_size, length, gen)
-            batch, n = data.exclude(draw(), held.at(length), draw)
-            s.replaced += n
+            batch = draw()
+            if length not in s.saturated:
+                kept = data.exclude(batch, held.at(length), draw)
+                if kept is None:          # nothing can be held out at this length
+                    s.saturated.append(length)
+                else:
+                    batch, n = kept
+                    s.replaced += n
             yield batch
 
 
@@ -77,7 +83,8 @@ class TaskData(pl.LightningDataModule):
     ``LengthSchedule``): fresh ones for training, the fixed validation set for validation.
     ``test_sizes``: {length: [sizes of the run's fixed test sets at that length]}; training
     never draws a sequence of those sets or of the validation set (``replaced`` counts the
-    rows it drew and replaced)."""
+    rows it drew and replaced), except at the lengths in ``saturated``, where those sets hold
+    nearly every sequence (``data.exclude``)."""
 
     def __init__(self, task: Task, schedule, batch_size: int, seed: int, val_size: int,
                  val_chunk: int = 512, test_sizes: dict[int, list[int]] | None = None):
@@ -86,6 +93,7 @@ class TaskData(pl.LightningDataModule):
         self.seed, self.val_size, self.val_chunk = seed, val_size, val_chunk
         self.test_sizes = test_sizes or {}
         self.replaced = 0
+        self.saturated: list[int] = []
 
     def held_sizes(self, length: int) -> list[tuple[str, int]]:
         """The (split, size) of every fixed set evaluated at ``length``."""

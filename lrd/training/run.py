@@ -103,6 +103,7 @@ def train(cfg: RunConfig) -> dict:
             train_time_s=train_time, wall_time_s=time.perf_counter() - start,
             length_schedule=schedule.history, final_train_length=schedule.length,
             held_out_rows_replaced=task_data.replaced,
+            held_out_saturated_lengths=task_data.saturated,
             env=record.environment(device_name(cfg.train.accelerator)))
         if cfg.analysis.enabled:
             rec["analysis"] = callbacks[1].summary
