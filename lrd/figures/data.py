@@ -207,3 +207,47 @@ def fmt(value, digits: int = 3) -> str:
     if float(value).is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+def horizon_value(row) -> tuple[float, bool]:
+    """``(length, censored)`` of one row of ``lrd.results.horizon``, whatever its columns: a
+    number (0 or NaN: none), or text such as "≥ 500"; censored when a ``censored`` column says
+    so or the text starts with "≥". ``(0, False)`` for no horizon."""
+    v = row.get("horizon")
+    cens = row.get("censored", False)
+    cens = bool(cens) if isinstance(cens, (bool, np.bool_)) else str(cens).lower() == "true"
+    if isinstance(v, str):
+        text = v.strip()
+        cens = cens or text.startswith(("≥", ">="))
+        v = pd.to_numeric(text.lstrip("≥>= "), errors="coerce")
+    v = float(v) if v is not None and np.isfinite(float(v)) else 0.0
+    return (v, cens and v > 0) if v > 0 else (0.0, False)
+
+
+def horizon_text(row) -> str:
+    """One horizon row as words: "none", "40" or "≥ 500" (censored)."""
+    v, cens = horizon_value(row)
+    return "none" if v <= 0 else ("≥ " if cens else "") + fmt(v)
+
+
+def read_record(results_dir, run_id: str) -> dict:
+    """A run's record.json as a dict, or {} (absent or unreadable)."""
+    path = run_dir(results_dir, run_id) / "record.json"
+    return _record(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=4096)
+def _record(path: str, mtime: int) -> dict:
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_summary(results_dir, run_id: str, label: str = "end") -> dict:
+    """The record's ``analysis.<label>`` summary (lrd/analysis/summary.py ``summarize``; "end"
+    is computed on the final weights in on_train_end), or {}."""
+    out = (read_record(results_dir, run_id).get("analysis") or {}).get(label) or {}
+    return {} if "skipped" in out else out
