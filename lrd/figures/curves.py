@@ -89,11 +89,15 @@ def make(runs, results_dir: Path, out_dir: Path):
     models_seen, findings, counts = [], [], set()
     for ax, (name, t, length, per_model) in zip(axes.flat, panels):
         final = []
-        for model in style.ordered(per_model, style.model_order()):
+        models = style.ordered(per_model, style.model_order())
+        for i, model in enumerate(models):
             c = style.model_color(model)
             s = seed_mean(per_model[model])
             sd.band(ax, s["step"], s, c, alpha=0.2)
-            ax.plot(s["step"], s["mean"], color=c, lw=1.2, zorder=4, gid=f"mean:{model}")
+            every = max(1, len(s) // 6)   # markers staggered by model: overlaps stay readable
+            ax.plot(s["step"], s["mean"], color=c, lw=1.2, zorder=4, gid=f"mean:{model}",
+                    marker=style.model_marker(model),
+                    markevery=(i * every // max(1, len(models)), every))
             models_seen.append(model)
             counts.add(len(per_model[model]))
             m = mean_ci([np.nanmean(y[-max(1, len(y) // 20):]) for _, y in per_model[model]])
@@ -109,7 +113,8 @@ def make(runs, results_dir: Path, out_dir: Path):
                                        higher_is_better=False) + ".")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
+                      label=style.model_label(mo))
                for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)")]
     fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
@@ -119,6 +124,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                "one panel per task at the middle training length of its horizon sweep. Lines: "
                f"the seed mean ({'/'.join(map(str, sorted(counts)))} seeds) of each model's "
                "smoothed curves (running mean over 2 % of the steps); bands: its 95% bootstrap "
-               "CI; a seed that stopped early (solved) holds its last value. Dashed, over the "
-               "data: the memoryless baseline.")
+               "CI; markers are staggered so that lines on the same values stay apart; a seed "
+               "that stopped early (solved) holds its last value. Dashed, over the data: the "
+               "memoryless baseline.")
     return Made(NAME, TITLE, caption, [f"horizon_{p[0]}" for p in panels], files, findings)

@@ -224,10 +224,18 @@ def horizon_value(row) -> tuple[float, bool]:
     return (v, cens and v > 0) if v > 0 else (0.0, False)
 
 
-def horizon_text(row) -> str:
-    """One horizon row as words: "none", "40" or "≥ 500" (censored)."""
-    v, cens = horizon_value(row)
-    return "none" if v <= 0 else ("≥ " if cens else "") + fmt(v)
+def horizon_text(row, symbol: str = "") -> str:
+    """One horizon row as words: "none", "40" or "≥ 500" (censored); with ``symbol`` "T = 40"
+    or "T ≥ 500"."""
+    return horizon_words(*horizon_value(row), symbol)
+
+
+def horizon_words(v: float, censored: bool, symbol: str = "") -> str:
+    if v <= 0:
+        return "none"
+    if symbol:
+        return f"{symbol} {'≥' if censored else '='} {fmt(v)}"
+    return ("≥ " if censored else "") + fmt(v)
 
 
 def read_record(results_dir, run_id: str) -> dict:
