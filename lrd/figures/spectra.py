@@ -8,26 +8,33 @@ when the runs carry no analysis (runs with ``analysis.enabled: false``, or older
                     (dashed) over training, from the ``analysis/weight_radius`` and
                     ``analysis/weight_sigma_max`` columns of ``metrics.csv`` (logged every
                     ``analysis.every`` steps), with the values at initialisation from the
-                    record's ``analysis.init`` summary at step 0.
+                    record's ``analysis.init`` summary at step 0 and the final values from its
+                    ``analysis.end`` summary (computed on the final weights, on_train_end),
+                    marked at the record's last step. "Final" always means that summary; a
+                    run without it says its last value is the last periodic log.
 ``eigenspectra``    eigenvalues of W_hh in the complex plane at initialisation (open grey) and
                     after training (filled), with the unit circle; from ``analysis_init.npz``
                     and ``analysis_end.npz`` (``weights.<block>.eigenvalues``).
 ``gradient_decay``  ‖∂s_T/∂s_t‖₂ (geometric mean over sequences) against the lag T − t, log
-                    scale, after training (solid) and at initialisation (faint), with ρ(W_hh)^lag
-                    (dotted) for reference; the legend gives the fitted decay rate per step
-                    (``rates`` with lag range 1..max, ``jacobian_norm``) beside ln ρ.
+                    scale, after training (solid) and at initialisation (faint), with the bound
+                    σ_max(W_hh)^lag after training (dotted): for a model whose W_hh is its
+                    state-to-state map (``weights_are_dynamics``, the vanilla RNN) with
+                    |φ'| ≤ 1, ‖∂s_T/∂s_t‖₂ ≤ σ_max(W_hh)^(T−t). The legend gives the fitted
+                    decay rate per step (``rates`` with lag range 1..max, ``jacobian_norm``)
+                    beside ln σ_max(W_hh), the bound's rate.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.lines import Line2D
 
+from lrd.analysis.summary import weights_are_dynamics
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, analysis_npz, fmt, metrics_csv, run_dir, study
+from lrd.figures.data import (Made, Skipped, analysis_npz, fmt, metrics_csv, read_record,
+                              run_summary, study)
 
 SWEEP = "init_adding"
 RADIUS, SIGMA = "analysis/weight_radius", "analysis/weight_sigma_max"
@@ -49,54 +56,63 @@ def _grid(rows):
     return models, inits
 
 
-def _init_summary(results_dir, run_id):
-    try:
-        rec = json.loads((run_dir(results_dir, run_id) / "record.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return ((rec.get("analysis") or {}).get("init")) or {}
+def series(results_dir, r):
+    """``(frame, final)`` of one run: ``step``, ``rho``, ``sigma`` from init (step 0) through
+    every periodic log to the end (the record's last step); ``final`` says whether the last row
+    is the ``analysis.end`` summary (True) or only the last periodic log (False). None if the
+    run has no periodic columns."""
+    import pandas as pd
+
+    df = metrics_csv(results_dir, r["run_id"])
+    if df is None or RADIUS not in df or SIGMA not in df:
+        return None
+    d = df[["step", RADIUS, SIGMA]].dropna().set_axis(["step", "rho", "sigma"], axis=1)
+    extra = []
+    init, end = run_summary(results_dir, r["run_id"], "init"), \
+        run_summary(results_dir, r["run_id"], "end")
+    if "weight_radius" in init and "weight_sigma_max" in init:
+        extra.append([0, init["weight_radius"], init["weight_sigma_max"]])
+    final = "weight_radius" in end and "weight_sigma_max" in end
+    if final:
+        steps = read_record(results_dir, r["run_id"]).get("steps")
+        last = max(int(steps or 0), int(d["step"].max()) + 1 if len(d) else 0)
+        extra.append([last, end["weight_radius"], end["weight_sigma_max"]])
+    d = pd.concat([d, pd.DataFrame(extra, columns=d.columns)], ignore_index=True)
+    return (d.sort_values("step", kind="stable").reset_index(drop=True), final) if len(d) \
+        else None
 
 
 def make_spectral(runs, results_dir: Path, out_dir: Path):
     name, title = "spectral", "Spectral radius and σ_max over training"
     rows, mid = _runs(runs)
-    series = {}
+    found = {}
     for _, r in rows.iterrows():
         key = (r["model"], r["init"])
-        if key in series:
-            continue
-        df = metrics_csv(results_dir, r["run_id"])
-        if df is None or RADIUS not in df or SIGMA not in df:
-            continue
-        d = df[["step", RADIUS, SIGMA]].dropna()
-        init = _init_summary(results_dir, r["run_id"])
-        if "weight_radius" in init and "weight_sigma_max" in init:
-            d = d.set_axis(["step", "rho", "sigma"], axis=1)
-            d.loc[-1] = [0, init["weight_radius"], init["weight_sigma_max"]]
-        else:
-            d = d.set_axis(["step", "rho", "sigma"], axis=1)
-        d = d.sort_values("step")
-        if len(d):
-            series[key] = (r, d)
-    if not series:
+        if key not in found and (got := series(results_dir, r)) is not None:
+            found[key] = (r, *got)
+    if not found:
         return Skipped(name, title, f"no {SWEEP} run has the {RADIUS} / {SIGMA} columns in "
                        "metrics.csv (analysis off, or records from before the analysis)", [SWEEP])
-    models, inits = _grid(rows[[(m, i) in series for m, i in zip(rows["model"], rows["init"])]])
+    models, inits = _grid(rows[[(m, i) in found for m, i in zip(rows["model"], rows["init"])]])
     fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 2.4, 1,
                              len(models), sharey=True)
     findings = []
     for ax, model in zip(axes.flat, models):
         for init in inits:
-            if (model, init) not in series:
+            if (model, init) not in found:
                 continue
-            r, d = series[(model, init)]
+            r, d, final = found[(model, init)]
             c = style.INIT_COLORS.get(init, "0.3")
             ax.plot(d["step"], d["rho"], color=c, lw=1.2)
             ax.plot(d["step"], d["sigma"], color=c, lw=1.0, ls="--")
+            if final:
+                ax.plot([d["step"].iloc[-1]] * 2, [d["rho"].iloc[-1], d["sigma"].iloc[-1]],
+                        ls="", marker="o", ms=3, color=c, zorder=5, gid="final")
+            what = ("final weights" if final else
+                    f"last periodic log, step {int(d['step'].iloc[-1])}; no end-of-run summary")
             findings.append(f"{style.model_label(model)}, {init}: ρ(W_hh) {fmt(d['rho'].iloc[0])}"
                             f" → {fmt(d['rho'].iloc[-1])}, σ_max {fmt(d['sigma'].iloc[0])} → "
-                            f"{fmt(d['sigma'].iloc[-1])} over {int(d['step'].iloc[-1]) + 1} "
-                            "steps.")
+                            f"{fmt(d['sigma'].iloc[-1])} (at init → {what}).")
         ax.axhline(1.0, color="0.6", lw=0.7, zorder=1)
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
@@ -109,8 +125,9 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
     files = style.save(fig, out_dir, name)
     caption = ("Spectral radius ρ (solid) and largest singular value σ_max (dashed) of the "
                f"recurrent matrix W_hh over training, vanilla RNN on adding at T = {mid}, one "
-               "line pair per initialisation (lowest seed). Grey line: 1, the edge of "
-               "stability; σ_max ≥ ρ always, with equality for normal matrices.")
+               "line pair per initialisation (lowest seed); dots: the final weights' values "
+               "(end-of-training analysis). Grey line: 1, the edge of stability; σ_max ≥ ρ "
+               "always, with equality for normal matrices.")
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
@@ -222,24 +239,22 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                 ax.plot(lag[ok], y[ok], color=c, **kw)
                 lo_all.extend(y[ok])
             rate = _rate(b, qty)
-            e = _eig(b)
-            rho = float(np.abs(e).max()) if len(e) else np.nan
-            lag = b["curve.lag"]
-            lags = lag[lag > 0]
-            if np.isfinite(rho) and rho > 0 and len(lags):
-                ax.plot(lags, rho ** lags.astype(float), color=c, lw=0.8, ls=":")
-            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(np.log(rho))}"
-                    if np.isfinite(rho) and rho > 0 else f"{init}: {_signed(rate)}, n/a")
+            sigma = sigma_max(b) if _dynamics(r) else np.nan
+            lags = b["curve.lag"][b["curve.lag"] > 0].astype(float)
+            ln_s = np.log(sigma) if sigma > 0 else np.nan
+            if np.isfinite(ln_s) and len(lags):
+                ax.plot(lags, bound(sigma, lags), color=c, lw=0.8, ls=":", gid=f"bound:{init}")
+            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_s)}")
             findings.append(f"{style.model_label(model)}, {init}: fitted decay rate "
-                            f"{fmt(rate)} per step after training (ln ρ(W_hh) = "
-                            f"{fmt(np.log(rho)) if rho > 0 else 'n/a'}).")
+                            f"{fmt(rate)} per step after training; the bound's rate "
+                            f"ln σ_max(W_hh) = {fmt(ln_s)}.")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
         ax.set_xlim(left=0)
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
-                  title="after training, per step: fitted rate, ln ρ(W_hh)",
+                  title="after training, per step: fitted rate, ln σ_max(W_hh)",
                   title_fontsize=6.5, fontsize=6.5, handlelength=1.5)
     if lo_all:
         lo = max(min(lo_all), 1e-12)
@@ -247,15 +262,35 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     axes[0, 0].set_ylabel("‖∂s$_T$/∂s$_t$‖$_2$ (log)")
     handles = [Line2D([], [], color="0.2", lw=1.3, label="after training"),
                Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init"),
-               Line2D([], [], color="0.2", lw=0.8, ls=":", label=r"$\rho(W_{hh})^{\mathrm{lag}}$ after training")]
+               Line2D([], [], color="0.2", lw=0.8, ls=":",
+                      label=r"bound $\sigma_{\max}(W_{hh})^{\mathrm{lag}}$ after training")]
     fig.legend(handles=handles, loc="outside upper center", ncol=3)
     files = style.save(fig, out_dir, name)
     caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
                f"the lag T − t, vanilla RNN on adding at T = {mid}, lowest seed per "
                "initialisation, log scale: solid after training, faint at initialisation, "
-               "dotted ρ(W_hh)^lag. A straight line is exponential decay; the legend gives its "
-               "least-squares rate (ln-norm per step, lags 1..T) beside ln ρ(W_hh).")
+               "dotted the bound σ_max(W_hh)^lag after training (‖∂s_T/∂s_t‖₂ ≤ σ_max^lag, "
+               "since |tanh'|, |ReLU'| ≤ 1). A straight line is exponential decay; the legend "
+               "gives its least-squares rate (ln-norm per step, lags 1..T) beside ln σ_max(W_hh), "
+               "the bound's rate.")
     return Made(name, title, caption, [SWEEP], files, findings)
+
+
+def sigma_max(z) -> float:
+    """σ_max(W_hh): the largest singular value over the W_hh blocks of an analysis npz."""
+    ks = [k for k in z if k.startswith("weights.") and k.endswith(".singular_values")]
+    return max((float(np.max(z[k])) for k in ks), default=np.nan)
+
+
+def bound(sigma: float, lags) -> np.ndarray:
+    """The reference line: σ_max^lag."""
+    return float(sigma) ** np.asarray(lags, dtype=float)
+
+
+def _dynamics(r) -> bool:
+    """Whether W_hh is the state-to-state map of the run's model (so σ_max^lag bounds it)."""
+    name = r.get("config.model.name")
+    return weights_are_dynamics(str(name if isinstance(name, str) else r["model"]).split("-")[0])
 
 
 def _signed(v: float) -> str:
