@@ -108,8 +108,9 @@ def prefix_accuracy(train_length, regime, model, test_length, seed):
 
 
 def horizon_rate(up_to: int) -> float:
-    """A decay rate whose predicted horizon (ε = 0.01) is exactly ``up_to`` (-1: none)."""
-    return math.log(0.01) / up_to if up_to else -1.0
+    """A decay rate whose predicted horizon (ε = 0.01) is ``up_to``: lag* = up_to + 0.5
+    (-1, lag* 4.6: none)."""
+    return math.log(0.01) / (up_to + 0.5) if up_to else -1.0
 
 
 def build(root: Path, seeds=(0, 1, 2),
@@ -227,7 +228,7 @@ def test_analysis_absent_skips_only_the_analysis_figures(tmp_path, capsys):
     root = build(tmp_path, seeds=(0,), studies=("init",), analysis=False)
     done = {d.name: d for d in make_all(root)}
     assert isinstance(done["init"], Made)
-    for name in ("spectral", "eigenspectra", "gradient_decay"):
+    for name in ("spectral", "eigenspectra", "gradient_decay", "predicted_horizon"):
         assert not isinstance(done[name], Made)
         assert "error" not in done[name].note
 
