@@ -108,7 +108,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.set_ylabel("train loss / baseline loss (log)")
         ax.set_title(f"{style.task_label(name)}, {style.length_symbol(name)} = {length}")
         findings.append(f"{style.task_title(name, t)} at length {length}, final train loss / "
-                        "baseline (each seed: the mean of its last 5 % of steps), lowest is "
+                        "baseline (each seed: the mean of its last 5 % of steps; lower is better), "
                         + sd.best_text(pd.DataFrame(final), "model", style.model_label,
                                        higher_is_better=False) + ".")
     for ax in list(axes.flat)[n:]:

@@ -139,9 +139,10 @@ def make(runs, results_dir: Path, out_dir: Path):
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], ls="", marker=style.model_marker(mo), color=style.model_color(mo),
-                      label=style.model_label(mo)) for mo in models_seen]
+                      label=style.model_label(mo))
+               for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], ls="", marker="s", color=style.INIT_COLORS.get(i, "0.3"),
-                       label=f"init: {i}") for i in inits_seen]
+                       label=f"init: {i}") for i in style.ordered(inits_seen, style.INIT_ORDER)]
     handles += [Line2D([], [], **style.BASELINE, label="predicted = measured"),
                 Line2D([], [], ls="", marker="o", mfc="white", color="0.3",
                        label="censored (≥ longest length)")]

@@ -90,7 +90,7 @@ def best_text(stats: pd.DataFrame, key: str, label, higher_is_better: bool = Tru
 
 
 def _num(v) -> str:
-    return "n/a" if not np.isfinite(v) else f"{v:.3g}"
+    return "n/a" if not np.isfinite(v) else f"{v:.4g}"
 
 
 def _ci(r) -> str:
