@@ -227,3 +227,16 @@ def test_positions_figure_shows_every_scheme_with_its_mean(drawn):
         np.testing.assert_allclose(line.get_ydata(), want)
     assert all(f"best: {look['alibi'].label}" in f for f in made["positions"].findings)
     assert len(figs["positions"].axes) == 3   # copy + prefix sum trained at 20 and 40
+
+
+@pytest.mark.parametrize("row, want", [
+    ({"horizon": 40}, (40.0, False)), ({"horizon": 0}, (0.0, False)),
+    ({"horizon": float("nan")}, (0.0, False)), ({"horizon": 500, "censored": True}, (500.0, True)),
+    ({"horizon": "≥ 500"}, (500.0, True)), ({"horizon": "200"}, (200.0, False)),
+    ({"horizon": 0, "censored": True}, (0.0, False))])
+def test_horizon_rows_are_read_whatever_their_columns(row, want):
+    from lrd.figures.data import horizon_text, horizon_value
+
+    assert horizon_value(pd.Series(row)) == want
+    text = horizon_text(pd.Series(row), "T")
+    assert text == ("none" if not want[0] else f"T {'≥' if want[1] else '='} {int(want[0])}")

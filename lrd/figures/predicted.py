@@ -16,7 +16,7 @@ horizon table), so that the two are on one scale. Runs the horizon search did no
 not carried in both (the search's premise); a group without any rate is left out.
 
 The figure: one panel per sweep (``horizon_<task>``; ``init_adding``), measured horizon on x,
-predicted on y (log axes, "none" below the shortest length), the identity line dashed; colour
+predicted on y (log axes, "none" below the shortest length), the identity line grey; colour
 by model (by initialisation in ``init_adding``), marker by model, hollow when either horizon
 is censored (≥ the longest length); points on the same spot are offset slightly.
 """
@@ -39,6 +39,7 @@ from lrd.figures.data import (Made, Skipped, horizon_value, horizon_words, not_r
 NAME, TITLE = "predicted_horizon", "Predicted against measured memory horizon"
 TOLERANCE = 0.01
 RATES = ("jacobian_decay_rate", "grad_decay_rate")   # first finite one wins
+IDENTITY = dict(color="0.55", ls="-", lw=0.8)
 
 
 def lag_star(rate: float, tolerance: float = TOLERANCE) -> float:
@@ -125,7 +126,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                 inits_seen.append(r["init"])
         ticks = [floor, *lengths]
         ax.plot([floor / 1.5, lengths[-1] * 1.5], [floor / 1.5, lengths[-1] * 1.5],
-                **style.BASELINE, zorder=2, gid="identity")
+                **IDENTITY, zorder=2, gid="identity")
         ax.set_xscale("log"), ax.set_yscale("log")
         for set_ticks, set_lim in ((ax.set_xticks, ax.set_xlim), (ax.set_yticks, ax.set_ylim)):
             set_ticks(ticks, ["none", *map(str, lengths)], minor=False)
@@ -143,7 +144,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], ls="", marker="s", color=style.INIT_COLORS.get(i, "0.3"),
                        label=f"init: {i}") for i in style.ordered(inits_seen, style.INIT_ORDER)]
-    handles += [Line2D([], [], **style.BASELINE, label="predicted = measured"),
+    handles += [Line2D([], [], **IDENTITY, label="predicted = measured"),
                 Line2D([], [], ls="", marker="o", mfc="white", color="0.3",
                        label="censored (≥ longest length)")]
     fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 4))
@@ -152,7 +153,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                "training): a run is predicted to carry its length L when exp(r·L) ≥ "
                f"{TOLERANCE:g}, i.e. L ≤ ln {TOLERANCE:g} / r, and the predicted horizon applies "
                "the horizon table's rule to these predictions. x: the measured horizon; y: the "
-               "predicted; dashed: equality. Colour and marker: model (colour: initialisation "
+               "predicted; grey line: equality. Colour and marker: model (colour: initialisation "
                "in the init study); hollow: censored; 'none': no length carried.")
     return Made(NAME, TITLE, caption, [p[0] for p in panels], files, findings)
 
