@@ -240,3 +240,25 @@ def test_horizon_rows_are_read_whatever_their_columns(row, want):
     assert horizon_value(pd.Series(row)) == want
     text = horizon_text(pd.Series(row), "T")
     assert text == ("none" if not want[0] else f"T {'≥' if want[1] else '='} {int(want[0])}")
+
+
+def test_positional_schemes_take_their_looks_from_the_model_class(tmp_path, monkeypatch):
+    """With ``attention-<position>`` variants registered (as lrd/models/attention.py will), the
+    figure shows each scheme with its class's label, colour and marker."""
+    from lrd.figures import positions, style
+    from lrd.figures.data import load_runs, study
+    from lrd.models import MODELS
+    from lrd.models.base import Look
+
+    cls = MODELS["attention"]
+    looks = {f"attention-{p}": Look(f"Attn {p}", c, m) for p, c, m in
+             (("alibi", "#112233", "s"), ("rope", "#445566", "D"), ("nope", "#778899", "v"))}
+    monkeypatch.setattr(cls, "looks", {**cls.looks, **looks})
+    monkeypatch.setattr(cls, "variants", {v: {"position": v.split("-")[1]} for v in looks})
+    root = build(tmp_path, seeds=(0, 1), studies=("positions",))
+    rows = study(load_runs(root), positions.COPY)
+    assert set(rows["model"]) == set(looks)
+    got = positions.looks(rows.assign(scheme=positions.schemes(rows)))
+    assert got == {v.split("-")[1]: style.model_look(v) for v in looks}
+    made = positions.make(load_runs(root), root, root / "figures")
+    assert "best: Attn alibi" in made.findings[0]
