@@ -145,28 +145,6 @@ def baseline(t, m: Metric, length: int) -> float:
     return float(t.baseline_loss(int(length)))  # mse: the loss is the MSE (1/6 on adding)
 
 
-def per_length(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
-    """Mean, min, max over seeds of ``col`` per ``keys`` (+ seeds and solved counts)."""
-    d = rows[[*keys, "seed", "solved", col]].copy()
-    d[col] = pd.to_numeric(d[col], errors="coerce")
-    g = d.groupby(keys, sort=True)
-    out = g.agg(mean=(col, "mean"), lo=(col, "min"), hi=(col, "max"),
-                n=(col, "count"), seeds=("seed", "nunique"), solved=("solved", "sum"))
-    return out.reset_index()
-
-
-def solved_grid(stats: pd.DataFrame, key: str, labels: list, lengths: list[int], value_fmt):
-    """A (label × length) heatmap from ``per_length`` stats of one model: the fraction of
-    seeds solved, and cell text "solved/seeds" over ``value_fmt(mean)``."""
-    frac = np.full((len(labels), len(lengths)), np.nan)
-    text = [[""] * len(lengths) for _ in labels]
-    for _, r in stats.iterrows():
-        i, j = labels.index(r[key]), lengths.index(int(r["length"]))
-        frac[i, j] = r["solved"] / r["seeds"]
-        text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{value_fmt(r['mean'])}"
-    return frac, text
-
-
 def run_dir(results_dir, run_id: str) -> Path:
     return Path(results_dir) / "runs" / run_id
 

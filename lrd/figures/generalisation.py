@@ -1,10 +1,11 @@
 """Length generalisation: test accuracy against the test length, one panel per training length.
 
 ``make`` draws the ``prefix_sum_study`` sweep: for every run, the accuracy of the final model
-at each length of ``metrics.lengths`` (``length.<n>.accuracy`` in runs.csv; log axis). Colour
-and marker by model, line style by regime; the line is the seed mean, the band its 95%
-bootstrap CI (``lrd.figures.seeds.seed_stats``); the series of one panel are offset by a few per
-cent along the test-length axis, so that lines on the same value (e.g. all at 1.0) stay apart.
+at each length of ``metrics.lengths`` (``length.<n>.accuracy`` in runs.csv; log axis). Colour by
+model; with several regimes, line style and marker by regime (else marker by model). The line
+is the seed mean, the band its 95% bootstrap CI (``lrd.figures.seeds.seed_stats``); the series
+of one panel are offset by a few per cent along the test-length axis, so that lines on the same
+value (e.g. all at 1.0) stay apart.
 The memoryless baseline is dashed and drawn above the data, the solved threshold dotted.
 
 ``curves(rows, t, m, key)`` is the long table both this figure and the positional-scheme figure
@@ -58,7 +59,7 @@ def draw_panel(ax, stats, t, m, L, series, look):
         if s.empty:
             continue
         c, ls, mk, filled = look(dict(key))
-        x = s["test_length"] * sd.dodge(i, len(series), 0.04)
+        x = s["test_length"] * sd.dodge(i, len(series), 0.05)
         sd.band(ax, x, s, c, alpha=0.1)
         ax.plot(x, s["mean"], color=c, ls=ls, marker=mk, zorder=4,
                 markerfacecolor=c if filled else "white",
@@ -105,14 +106,18 @@ def make(runs, results_dir: Path, out_dir: Path):
                              len(trains), sharey=True)
     findings = []
     for ax, L in zip(axes.flat, trains):
-        draw_panel(ax, stats, t, m, L, series, _look)
+        draw_panel(ax, stats, t, m, L, series, lambda k: _look(k, len(regimes) > 1))
         f = finding(stats, t, m, L, ["model", "regime"], _label)
         findings += [f] if f else []
     axes[0, 0].set_ylabel(m.label)
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
                       label=style.model_label(mo)) for mo in models]
     if len(regimes) > 1:
+        handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
+                   for mo in models]
         handles += [Line2D([], [], color="0.2", ls=style.REGIME_STYLES.get(r, ("-", "o"))[0],
+                           marker=style.REGIME_STYLES.get(r, ("-", "o"))[1],
+                           markerfacecolor="0.2" if r == "full" else "white",
                            label=style.REGIME_LABELS.get(r, r)) for r in regimes]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
@@ -120,8 +125,9 @@ def make(runs, results_dir: Path, out_dir: Path):
     files = style.save(fig, out_dir, NAME)
     caption = (f"Length generalisation on {t.name} (n = {getattr(t, 'n', '?')}): test accuracy "
                "of the final model against the test length (log axis), one panel per training "
-               "length (grey vertical line). Colour and marker: model"
-               + ("; line style: training regime" if len(regimes) > 1 else "")
+               "length (grey vertical line). Colour: model; "
+               + ("line style and marker: training regime" if len(regimes) > 1
+                  else "marker: model")
                + ". Lines: the seed mean; bands: its 95% bootstrap CI; series are offset by a "
                "few per cent along the test-length axis so that equal values stay apart. "
                "Dashed, over the data: the memoryless baseline (≈ 1/n); dotted: the solved "
@@ -129,10 +135,12 @@ def make(runs, results_dir: Path, out_dir: Path):
     return Made(NAME, TITLE, caption, [SWEEP], files, findings)
 
 
-def _look(key):
-    ls = style.REGIME_STYLES.get(key["regime"], ("-", "o"))[0]
-    return style.model_color(key["model"]), ls, style.model_marker(key["model"]), \
-        key["regime"] == "full"
+def _look(key, by_regime: bool):
+    """Colour by model; line style and, with several regimes, marker by regime (else by
+    model), so that series on the same values stay apart."""
+    ls, mk = style.REGIME_STYLES.get(key["regime"], ("-", "o"))
+    return style.model_color(key["model"]), ls, \
+        mk if by_regime else style.model_marker(key["model"]), key["regime"] == "full"
 
 
 def _label(series) -> str:
