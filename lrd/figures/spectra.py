@@ -110,7 +110,8 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
                         ls="", marker="o", ms=3, color=c, zorder=5, gid="final")
             what = ("final weights" if final else
                     f"last periodic log, step {int(d['step'].iloc[-1])}; no end-of-run summary")
-            findings.append(f"{style.model_label(model)}, {init}: ρ(W_hh) {fmt(d['rho'].iloc[0])}"
+            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
+                            f"{fmt(d['rho'].iloc[0])}"
                             f" → {fmt(d['rho'].iloc[-1])}, σ_max {fmt(d['sigma'].iloc[0])} → "
                             f"{fmt(d['sigma'].iloc[-1])} (at init → {what}).")
         ax.axhline(1.0, color="0.6", lw=0.7, zorder=1)
@@ -190,7 +191,7 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
             ax.scatter(e0.real, e0.imag, s=9, facecolors="none", edgecolors="0.55",
                        linewidths=0.5)
             ax.scatter(e1.real, e1.imag, s=6, color=style.model_color(model), linewidths=0)
-            findings.append(f"{style.model_label(model)}, {init}: ρ(W_hh) "
+            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
                             f"{fmt(np.abs(e0).max())} at init, {fmt(np.abs(e1).max())} after "
                             "training.")
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec="0.55", label="at init"),
@@ -245,9 +246,11 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
             if np.isfinite(ln_s) and len(lags):
                 ax.plot(lags, bound(sigma, lags), color=c, lw=0.8, ls=":", gid=f"bound:{init}")
             ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_s)}")
-            findings.append(f"{style.model_label(model)}, {init}: fitted decay rate "
+            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): fitted decay rate "
                             f"{fmt(rate)} per step after training; the bound's rate "
-                            f"ln σ_max(W_hh) = {fmt(ln_s)}.")
+                            f"ln σ_max(W_hh) = {fmt(ln_s)}"
+                            + (f" (rate {'≤' if rate <= ln_s else '>'} ln σ_max)"
+                               if np.isfinite(rate) and np.isfinite(ln_s) else "") + ".")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
         ax.set_xlim(left=0)
@@ -291,6 +294,11 @@ def _dynamics(r) -> bool:
     """Whether W_hh is the state-to-state map of the run's model (so σ_max^lag bounds it)."""
     name = r.get("config.model.name")
     return weights_are_dynamics(str(name if isinstance(name, str) else r["model"]).split("-")[0])
+
+
+def _seed(r) -> str:
+    """Which run a per-run finding is about: these figures show one seed, not a seed mean."""
+    return f"seed {fmt(r['seed'])}"
 
 
 def _signed(v: float) -> str:
