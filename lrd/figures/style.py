@@ -30,7 +30,7 @@ PAGE = 6.9     # inches, full text width
 INIT_ORDER = list(SCHEMES)   # as lrd/models/init.py lists them
 # Kept apart from the model colours, so a colour never means both a model and an init.
 INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#332288",
-               "identity": "#882255", "gaussian": "#999933"}
+               "identity": "#661100", "gaussian": "#999933"}
 REGIME_ORDER = ["full", "truncated", "teacher_forcing", "curriculum"]
 REGIME_LABELS = {"full": "full BPTT", "truncated": "truncated BPTT",
                  "teacher_forcing": "teacher forcing", "curriculum": "curriculum"}
