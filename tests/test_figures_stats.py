@@ -265,3 +265,16 @@ def test_positional_schemes_take_their_looks_from_the_model_class(tmp_path, monk
     assert got == {v.split("-")[1]: style.model_look(v) for v in looks}
     made = positions.make(load_runs(root), root, root / "figures")
     assert "best: Attn alibi" in made.findings[0]
+
+
+def test_one_seed_is_one_value():
+    """Two runs of one seed (e.g. two learning rates) give one value, their mean; a NaN run
+    leaves the mean and CI but not the seed count."""
+    from lrd.figures.seeds import seed_stats
+
+    rows = pd.DataFrame({"g": ["a"] * 5, "seed": [0, 0, 1, 2, 3],
+                         "solved": [False, True, False, False, False],
+                         "v": [0.2, 0.4, 0.5, 0.7, float("nan")]})
+    s = seed_stats(rows, "v", ["g"]).iloc[0]
+    assert (s["mean"], s["low"], s["high"]) == pytest.approx(tuple(mean_ci([0.3, 0.5, 0.7])))
+    assert (s["seeds"], s["n"], s["solved"]) == (4, 3, 1)

@@ -2,7 +2,8 @@
 
 ``seed_stats`` is the one place a figure turns per-seed values into what it plots: per group,
 ``mean``, ``low``, ``high`` (``lrd.results.stats.mean_ci``: the percentile bootstrap CI of the
-mean; NaN bounds for a single seed), ``n`` (finite values), ``seeds`` and ``solved`` (counts).
+mean over seeds, one value per seed; NaN bounds for a single seed), ``n`` (seeds with a finite
+value), ``seeds`` (unique seeds) and ``solved`` (seeds with a solved run).
 
 ``score`` gives the normalised score of SPEC §7: accuracy as it is, any loss (MSE on adding)
 divided by the task's memoryless baseline at the run's length, so 1 is the baseline.
@@ -22,18 +23,22 @@ from lrd.results.stats import mean_ci
 
 
 def seed_stats(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
-    """Seed mean and 95% CI of ``col`` per ``keys`` (module docstring), sorted by ``keys``."""
-    extra = [c for c in ("seed", "solved") if c in rows and c not in keys]
-    d = rows[[*keys, *extra, col]].copy()
-    d[col] = pd.to_numeric(d[col], errors="coerce")
+    """Seed mean and 95% CI of ``col`` per ``keys`` (module docstring), sorted by ``keys``.
+
+    One seed is one value: a seed with several runs in a group (e.g. at two learning rates)
+    gives the mean of its finite values; non-finite values are left out of the mean and the CI,
+    never out of ``seeds``. ``solved`` counts the seeds with a solved run."""
+    d = rows[[*keys, col]].copy()
+    d[col] = pd.to_numeric(d[col], errors="coerce").where(lambda v: np.isfinite(v))
+    d["_seed"] = rows["seed"] if "seed" in rows else np.arange(len(rows))
+    d["_solved"] = rows["solved"].astype(bool) if "solved" in rows else False
+    per_seed = d.groupby([*keys, "_seed"], sort=True).agg(v=(col, "mean"), ok=("_solved", "any"))
     out = []
-    for key, g in d.groupby(keys, sort=True):
-        m = mean_ci(g[col])
+    for key, g in per_seed.groupby(level=list(range(len(keys))), sort=True):
+        m = mean_ci(g["v"])
         key = key if isinstance(key, tuple) else (key,)
         out.append({**dict(zip(keys, key)), "mean": m.mean, "low": m.low, "high": m.high,
-                    "n": int(g[col].notna().sum()),
-                    "seeds": int(g["seed"].nunique()) if "seed" in g else len(g),
-                    "solved": int(g["solved"].sum()) if "solved" in g else 0})
+                    "n": int(g["v"].notna().sum()), "seeds": len(g), "solved": int(g["ok"].sum())})
     return pd.DataFrame(out, columns=[*keys, "mean", "low", "high", "n", "seeds", "solved"])
 
 
