@@ -278,3 +278,18 @@ def test_one_seed_is_one_value():
     s = seed_stats(rows, "v", ["g"]).iloc[0]
     assert (s["mean"], s["low"], s["high"]) == pytest.approx(tuple(mean_ci([0.3, 0.5, 0.7])))
     assert (s["seeds"], s["n"], s["solved"]) == (4, 3, 1)
+
+
+def test_a_lone_point_gets_an_error_bar():
+    """A CI at a point with no finite neighbour (one length, or one between lengths not run)
+    is drawn as an error bar, since a band there has no width."""
+    from lrd.figures import seeds as sd
+    from lrd.figures import style
+
+    fig, axes = style.figure(3, 2)
+    ax = axes[0, 0]
+    s = pd.DataFrame({"low": [0.1, np.nan, 0.3, 0.35], "high": [0.2, np.nan, 0.5, 0.55]})
+    sd.band(ax, [10, 20, 50, 100], s, "k")
+    bars = [c for c in ax.collections if c.get_gid() == "ci" and hasattr(c, "get_segments")]
+    assert len(bars) == 1
+    np.testing.assert_allclose(bars[0].get_segments()[0], [[10, 0.1], [10, 0.2]])

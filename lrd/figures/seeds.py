@@ -110,7 +110,14 @@ def dodge(i: int, k: int, width: float = 0.03) -> float:
 
 
 def band(ax, x, s: pd.DataFrame, color, alpha: float = 0.15):
-    """The CI band of ``seed_stats`` rows ``s`` at ``x`` (nothing where a bound is NaN)."""
-    return ax.fill_between(np.asarray(x, float), s["low"].to_numpy(float),
-                           s["high"].to_numpy(float), color=color, alpha=alpha, lw=0,
-                           gid="ci")
+    """The CI band of ``seed_stats`` rows ``s`` at ``x`` (nothing where a bound is NaN); a point
+    with no finite neighbour, where a band has no width, gets an error bar instead."""
+    x, lo, hi = (np.asarray(v, float) for v in (x, s["low"], s["high"]))
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    near = np.zeros_like(ok)
+    near[1:] |= ok[:-1]
+    near[:-1] |= ok[1:]
+    alone = ok & ~near
+    if alone.any():
+        ax.vlines(x[alone], lo[alone], hi[alone], color=color, lw=1.0, zorder=3.5, gid="ci")
+    return ax.fill_between(x, lo, hi, color=color, alpha=alpha, lw=0, gid="ci")

@@ -145,6 +145,8 @@ def draw_baseline(ax, x, y, text: str = "memoryless baseline"):
     "baseline"."""
     import numpy as np
 
+    if np.ndim(y) == 1 and len(set(np.asarray(x).tolist())) < 2:   # one length: a level line
+        y = float(y[0])
     if np.ndim(y) == 0:
         line = ax.axhline(float(y), **BASELINE, zorder=BASELINE_Z, gid="baseline")
         xy, coords = (0.99, float(y)), ("axes fraction", "data")
