@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ HORIZON_LENGTHS = {"copy": [5, 10, 20, 40], "adding": [10, 25, 50, 100],
 # The longest length each model solves in the synthetic horizon study (0: none).
 SOLVES_UP_TO = {"rnn-tanh": 10, "lstm": 40, "gru": 20, "attention": 0}
 PREFIX_TESTS = [20, 200, 1000, 5000]
+END_RADIUS, END_SIGMA = 1.05, 1.5   # the end-of-training summary of the analysed runs
+POSITIONS = {"alibi": 1.0, "rope": 0.6, "nope": 0.4}   # copy/prefix accuracy per scheme
 
 
 def _task(name):
@@ -38,16 +41,21 @@ def _value(task, length, solves_up_to, seed):
 def write_run(runs_dir: Path, *, task: str, model: str, length: int, seed: int, group: str,
               init: str = "default", regime: str = "full", test: dict | None = None,
               lengths: dict | None = None, steps: int = 200, analysis: bool = False,
-              status: str = "complete") -> str:
+              status: str = "complete", rate: float | None = None,
+              position: str | None = None) -> str:
+    """One record (and metrics.csv); ``analysis``: npz files and init/end summaries;
+    ``rate``: the end summary's fitted decay rates (both)."""
     t = _task(task)
     name, nl = MODELS[model]
     m = {"name": name, "init": init, "hidden_size": 8}
     if nl:
         m["nonlinearity"] = nl
+    if position:
+        m["position"] = position
     cfg = {"task": {"name": task, "length": length}, "model": m, "regime": {"name": regime},
            "seed": seed, "log": {"group": group}, "train": {"eval_lengths": sorted(
                int(n) for n in (lengths or {}))}}
-    run_id = f"{task}-{name}-{length}-s{seed}-{group}-{model}-{init}-{regime}"
+    run_id = f"{task}-{name}-{length}-s{seed}-{group}-{model}-{init}-{regime}-{position}"
     test = test or {}
     solved = status == "complete" and bool(t.solved(test))
     rec = {"run_id": run_id, "config": cfg, "status": status, "solved": solved,
@@ -67,15 +75,18 @@ def write_run(runs_dir: Path, *, task: str, model: str, length: int, seed: int, 
             rows.append(f",{s},,,{0.9 + 0.1 * s / steps:.6g},{1.2 + 0.2 * s / steps:.6g}")
     (d / "metrics.csv").write_text("\n".join(rows) + "\n")
     if analysis:
-        rec["analysis"] = {"init": {"weight_radius": 0.9, "weight_sigma_max": 1.2}}
+        rec["analysis"] = {"init": {"weight_radius": 0.9, "weight_sigma_max": 1.2},
+                           "end": {"weight_radius": END_RADIUS, "weight_sigma_max": END_SIGMA,
+                                   "jacobian_decay_rate": math.log(0.8),
+                                   "grad_decay_rate": math.log(0.8)}}
         rng = np.random.default_rng(seed)
-        for label, rho in (("init", 0.9), ("end", 1.0)):
+        for label, rho, sigma in (("init", 0.9, 1.2), ("end", 1.0, END_SIGMA)):
             eig = rho * np.exp(2j * np.pi * rng.random(8)) * np.sqrt(rng.random(8))
             eig[0] = rho
             lag = np.arange(length + 1)
             np.savez(d / f"analysis_{label}.npz",
                      **{"weights.l0.eigenvalues": eig.astype(np.complex64),
-                        "weights.l0.singular_values": np.linspace(1.2, 0.1, 8),
+                        "weights.l0.singular_values": np.linspace(sigma, 0.1, 8),
                         "curve.lag": lag, "curve.grad_norm": 0.1 * 0.8 ** lag,
                         "curve.jacobian_norm": 0.8 ** lag,
                         "rates.quantity": np.array(["grad_norm", "jacobian_norm"]),
@@ -83,6 +94,9 @@ def write_run(runs_dir: Path, *, task: str, model: str, length: int, seed: int, 
                         "rates.lag_hi": np.array([length, length]),
                         "rates.rate": np.array([math.log(0.8), math.log(0.8)]),
                         "model": np.array("rnn")})
+    if rate is not None:
+        rec.setdefault("analysis", {})["end"] = {"jacobian_decay_rate": rate,
+                                                 "grad_decay_rate": rate}
     (d / "record.json").write_text(json.dumps(rec, indent=2, sort_keys=True))
     return run_id
 
@@ -94,8 +108,14 @@ def prefix_accuracy(train_length, regime, model, test_length, seed):
     return 0.34 + 0.01 * seed
 
 
-def build(root: Path, seeds=(0, 1, 2), studies=("horizon", "init", "regime", "prefix"),
-          analysis=True) -> Path:
+def horizon_rate(up_to: int) -> float:
+    """A decay rate whose predicted horizon (ε = 0.01) is ``up_to``: lag* = up_to + 0.5
+    (-1, lag* 4.6: none)."""
+    return math.log(0.01) / (up_to + 0.5) if up_to else -1.0
+
+
+def build(root: Path, seeds=(0, 1, 2),
+          studies=("horizon", "init", "regime", "prefix", "positions"), analysis=True) -> Path:
     """A results/ folder with the given studies, then runs.csv and horizon.csv."""
     runs_dir = root / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +127,8 @@ def build(root: Path, seeds=(0, 1, 2), studies=("horizon", "init", "regime", "pr
                     for s in seeds:
                         v = _value(t, L, up_to, s)
                         write_run(runs_dir, task=task, model=model, length=L, seed=s,
-                                  group=f"horizon_{task}", test={t.solved_metric: v, "loss": v})
+                                  group=f"horizon_{task}", test={t.solved_metric: v, "loss": v},
+                                  rate=horizon_rate(up_to) if analysis else None)
     if "init" in studies:
         for model in ("rnn-tanh", "rnn-relu"):
             for init in ("default", "xavier", "orthogonal", "identity", "gaussian"):
@@ -138,12 +159,26 @@ def build(root: Path, seeds=(0, 1, 2), studies=("horizon", "init", "regime", "pr
                         write_run(runs_dir, task="prefix_sum", model=model, length=L, seed=s,
                                   group="prefix_sum_study", regime=regime,
                                   test=dict(lengths[str(L)]), lengths=lengths)
+    if "positions" in studies:
+        for pos, acc in POSITIONS.items():
+            for s in seeds:
+                for L in (10, 50, 100):
+                    write_run(runs_dir, task="copy", model="attention", length=L, seed=s,
+                              group="positions_copy", position=pos,
+                              test={"accuracy": acc - 0.01 * s, "loss": 0.1})
+                for L in (20, 40):
+                    lengths = {str(n): {"accuracy": acc if n <= L else acc - 0.01 * s,
+                                        "loss": 0.5} for n in PREFIX_TESTS}
+                    write_run(runs_dir, task="prefix_sum", model="attention", length=L, seed=s,
+                              group="positions_prefix_sum", position=pos,
+                              test=dict(lengths[str(L)]) if str(L) in lengths else
+                              {"accuracy": acc, "loss": 0.5}, lengths=lengths)
     resultslib.write(runs_dir, root)
     return root
 
 
-EXPECTED = ["horizon", "curves", "init", "regime", "generalisation", "spectral",
-            "eigenspectra", "gradient_decay"]
+EXPECTED = ["horizon", "curves", "init", "regime", "generalisation", "positions", "spectral",
+            "eigenspectra", "gradient_decay", "predicted_horizon"]
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +205,9 @@ def test_make_all_reports_what_it_made(tmp_path):
     assert list(done) == EXPECTED
     assert isinstance(done["init"], Made) and isinstance(done["spectral"], Made)
     assert not isinstance(done["horizon"], Made)
-    # identity solves up to T = 50 for both nonlinearities in the synthetic input
-    assert any("T = 50 (identity)" in f for f in done["init"].findings)
+    # identity solves up to T = 50 for both nonlinearities in the synthetic input (the longest
+    # length: "≥" where lrd.results.horizon censors it)
+    assert any(re.search(r"T [=≥] 50 \(identity\)", f) for f in done["init"].findings)
 
 
 def test_missing_studies_are_skipped_with_a_note(tmp_path, capsys):
@@ -194,7 +230,7 @@ def test_analysis_absent_skips_only_the_analysis_figures(tmp_path, capsys):
     root = build(tmp_path, seeds=(0,), studies=("init",), analysis=False)
     done = {d.name: d for d in make_all(root)}
     assert isinstance(done["init"], Made)
-    for name in ("spectral", "eigenspectra", "gradient_decay"):
+    for name in ("spectral", "eigenspectra", "gradient_decay", "predicted_horizon"):
         assert not isinstance(done[name], Made)
         assert "error" not in done[name].note
 
@@ -243,10 +279,15 @@ def test_horizon_findings_match_the_synthetic_horizon(full):
     from lrd.figures import horizon
     from lrd.figures.data import load_runs
 
-    made = horizon.make(load_runs(full), full, full / "figures")
+    from lrd.figures import style
+
+    runs = load_runs(full)
+    made = horizon.make(runs, full, full / "figures")
     copy = next(f for f in made.findings if f.startswith("Copy"))
-    assert "RNN (tanh) 10" in copy and "LSTM 40" in copy and "GRU 20" in copy
-    assert "Attention none" in copy
+    # LSTM solves the longest length, 40: "≥ 40" where lrd.results.horizon censors it
+    assert "RNN (tanh) 10" in copy and re.search("LSTM (≥ )?40", copy) and "GRU 20" in copy
+    attention = runs.loc[runs["config.model.name"] == "attention", "model"].iloc[0]
+    assert f"{style.model_label(attention)} none" in copy
 
 
 def test_style_gives_every_model_one_colour_marker_and_label():

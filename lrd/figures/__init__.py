@@ -1,11 +1,14 @@
 """Every figure of the paper, from ``results/`` alone: ``lrd figures`` (``make_all``).
 
 One module per figure or family: ``horizon`` (memory horizon per task), ``init``
-(initialisation × length heatmaps), ``regime`` (regime × length heatmap; length
-generalisation), ``curves`` (training curves), ``spectra`` (spectral radius and σ_max over
-training, eigenspectra, gradient decay); ``style`` holds the shared colours and sizes, ``data``
-the loading. Each figure goes to ``results/figures/<name>.{pdf,png}``. A figure whose study has
-no runs (or whose runs lack what it needs) is skipped with a one-line note, never an error.
+(initialisation × length heatmaps), ``regime`` (score per training regime),
+``generalisation`` (length generalisation), ``positions`` (attention's positional schemes),
+``curves`` (training curves), ``spectra`` (spectral radius and σ_max over training,
+eigenspectra), ``gradient`` (gradient decay with its σ_max bound), ``predicted`` (memory
+horizon predicted from the gradient-decay rate against the measured one); ``seeds`` turns seeds into the seed mean with its 95% bootstrap
+CI, ``style`` holds the shared colours and sizes, ``data`` the loading. Each figure goes to
+``results/figures/<name>.{pdf,png}``. A figure whose study has no runs (or whose runs lack what
+it needs) is skipped with a one-line note, never an error.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import traceback
 import matplotlib
 
-from lrd.figures import curves, horizon, init, regime, spectra, style
+from lrd.figures import (curves, generalisation, gradient, horizon, init, positions, predicted,
+                         regime, spectra, style)
 from lrd.figures.data import Made, Skipped, load_runs, require_results
 
 # In report order.
@@ -22,10 +26,12 @@ FIGURES = [
     curves.make,
     init.make,
     regime.make_regime,
-    regime.make_generalisation,
+    generalisation.make,
+    positions.make,
     spectra.make_spectral,
     spectra.make_eigenspectra,
-    spectra.make_gradient_decay,
+    gradient.make_gradient_decay,
+    predicted.make,
 ]
 
 

@@ -1,11 +1,13 @@
-"""Training curves of representative runs: train loss / memoryless baseline over steps.
+"""Training curves: the seed mean of train loss / memoryless baseline over steps, with its CI.
 
 From the ``horizon_<task>`` sweeps, one panel per task, at the middle training length of the
-sweep (the upper middle for an even count), and for each model its best seed there (by the
-task's own metric on the test set). The curve is ``train/loss_ratio`` from the run's
-``results/curves.csv`` (train/loss over the baseline loss at the current training length, as
-50-step means), smoothed by a centred running mean over 2 % of the steps (the 50-step means
-faint behind). 1 is the baseline.
+sweep (the upper middle for an even count), every seed of every model there. A seed's curve is
+``train/loss_ratio`` from ``results/curves.csv`` (train/loss over the baseline loss at the
+current training length, as 50-step means), smoothed by a centred running mean over 2 % of its
+steps. The seeds are put on one grid of at most ``GRID`` steps (linear interpolation; a seed
+that stopped early, solved, holds its last value to the end of the longest seed), and at each
+grid step the line is the seed mean and the band its 95% bootstrap CI
+(``lrd.results.stats.mean_ci``). 1 is the baseline; each panel has its own y-scale.
 """
 
 from __future__ import annotations
@@ -16,23 +18,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from lrd.figures import seeds as sd
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, metric, metrics_csv, study, task
+from lrd.figures.data import Made, Skipped, metrics_csv, study, task
 from lrd.figures.horizon import _tasks
+from lrd.results.stats import mean_ci
 
 NAME = "curves"
 TITLE = "Training curves"
+GRID = 120
 
 
-def representative(rows: pd.DataFrame, m) -> pd.DataFrame:
-    """The best seed of each model at the middle length of ``rows``."""
+def middle(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every run at the middle length of ``rows``."""
     lengths = sorted(rows["length"].unique())
-    mid = lengths[len(lengths) // 2]
-    at = rows[rows["length"] == mid].copy()
-    at["_key"] = pd.to_numeric(at[f"test.{m.name}"], errors="coerce")
-    at = at.sort_values(["model", "_key", "seed"], ascending=[True, not m.higher_is_better, True],
-                        na_position="last")
-    return at.groupby("model", sort=True).head(1)
+    return rows[rows["length"] == lengths[len(lengths) // 2]]
 
 
 def _ratio(df: pd.DataFrame, baseline_loss) -> pd.Series | None:
@@ -43,22 +43,41 @@ def _ratio(df: pd.DataFrame, baseline_loss) -> pd.Series | None:
     return None
 
 
+def _seed_curve(results_dir, r):
+    df = metrics_csv(results_dir, r["run_id"])
+    y = None if df is None else _ratio(df, r.get("baseline_loss"))
+    if y is None or not y.notna().any():
+        return None
+    ok = y.notna()
+    x, y = df.loc[ok, "step"].to_numpy(float), y[ok].to_numpy(float)
+    w = max(1, int(round(len(y) * 0.02)))
+    return x, pd.Series(y).rolling(w, center=True, min_periods=1).mean().to_numpy()
+
+
+def seed_mean(curves: list) -> pd.DataFrame:
+    """``step``, ``mean``, ``low``, ``high``, ``n`` over the seed curves ``[(x, y), ...]``
+    (module docstring: a common grid, a stopped seed holds its last value)."""
+    end = max(x[-1] for x, _ in curves)
+    start = min(x[0] for x, _ in curves)
+    grid = np.unique(np.linspace(start, end, GRID).round())
+    ys = np.array([np.interp(grid, x, y, left=np.nan, right=y[-1]) for x, y in curves])
+    stats = [mean_ci(col) for col in ys.T]
+    return pd.DataFrame({"step": grid, "mean": [s.mean for s in stats],
+                         "low": [s.low for s in stats], "high": [s.high for s in stats],
+                         "n": np.isfinite(ys).sum(0)})
+
+
 def make(runs, results_dir: Path, out_dir: Path):
-    tasks = [t for t in _tasks(runs) if len(study(runs, f"horizon_{t}"))]
     panels = []
-    for name in tasks:
-        rows = study(runs, f"horizon_{name}")
-        t = task(name, rows)
-        m = metric(t)
-        curves = []
-        for _, r in representative(rows, m).iterrows():
-            df = metrics_csv(results_dir, r["run_id"])
-            y = None if df is None else _ratio(df, r.get("baseline_loss"))
-            if y is not None and y.notna().any():
-                ok = y.notna()
-                curves.append((r, df.loc[ok, "step"].to_numpy(), y[ok].to_numpy()))
-        if curves:
-            panels.append((name, t, int(curves[0][0]["length"]), curves))
+    for name in [t for t in _tasks(runs) if len(study(runs, f"horizon_{t}"))]:
+        rows = middle(study(runs, f"horizon_{name}"))
+        per_model = {}
+        for _, r in rows.iterrows():
+            c = _seed_curve(results_dir, r)
+            if c is not None:
+                per_model.setdefault(r["model"], []).append(c)
+        if per_model:
+            panels.append((name, task(name, rows), int(rows["length"].iloc[0]), per_model))
     if not panels:
         return Skipped(NAME, TITLE, "no curves.csv rows with train/loss for any horizon_<task> run",
                        ["horizon_copy"])
@@ -66,46 +85,46 @@ def make(runs, results_dir: Path, out_dir: Path):
     ncols = min(n, 4)
     nrows = -(-n // ncols)
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
-                             nrows, ncols, sharey=True)
-    models_seen, findings = [], []
-    for ax, (name, t, length, curves) in zip(axes.flat, panels):
-        for r, x, y in sorted(curves, key=lambda c: style.rank(c[0]["model"],
-                                                             style.model_order())):
-            c = style.model_color(r["model"])
-            w = max(1, int(round(len(y) * 0.02)))
-            smooth = pd.Series(y).rolling(w, center=True, min_periods=1).mean().to_numpy()
-            if w > 1:
-                ax.plot(x, y, color=c, lw=0.5, alpha=0.25)
-            ax.plot(x, smooth, color=c, lw=1.2)
-            if r["solved"]:
-                ax.plot(x[-1], smooth[-1], marker="*", ms=7, color=c, mec="black", mew=0.4,
-                        zorder=5)
-            models_seen.append(r["model"])
-        ax.axhline(1.0, **style.BASELINE)
-        ax.set_yscale("log")
+                             nrows, ncols)
+    models_seen, findings, counts = [], [], set()
+    for ax, (name, t, length, per_model) in zip(axes.flat, panels):
+        final = []
+        models = style.ordered(per_model, style.model_order())
+        for i, model in enumerate(models):
+            c = style.model_color(model)
+            s = seed_mean(per_model[model])
+            sd.band(ax, s["step"], s, c, alpha=0.2)
+            every = max(1, len(s) // 6)   # markers staggered by model: overlaps stay readable
+            ax.plot(s["step"], s["mean"], color=c, lw=1.2, zorder=4, gid=f"mean:{model}",
+                    marker=style.model_marker(model),
+                    markevery=(i * every // max(1, len(models)), every))
+            models_seen.append(model)
+            counts.add(len(per_model[model]))
+            m = mean_ci([np.nanmean(y[-max(1, len(y) // 20):]) for _, y in per_model[model]])
+            final.append({"model": model, "mean": m.mean, "low": m.low, "high": m.high})
+        style.draw_baseline(ax, None, 1.0)
+        style.log_y(ax)
         ax.set_xlabel("training step")
+        ax.set_ylabel("train loss / baseline loss (log)")
         ax.set_title(f"{style.task_label(name)}, {style.length_symbol(name)} = {length}")
-        final = {r["model"]: float(np.nanmean(y[-max(1, len(y) // 20):]))
-                 for r, x, y in curves}
-        best = min(final, key=final.get)
-        findings.append(f"{style.task_title(name, t)} at length {length}: the lowest "
-                        f"final train loss / baseline is {final[best]:.3g} "
-                        f"({style.model_label(best)}).")
+        findings.append(f"{style.task_title(name, t)} at length {length}, final train loss / "
+                        "baseline (each seed: the mean of its last 5 % of steps; lower is better), "
+                        + sd.best_text(pd.DataFrame(final), "model", style.model_label,
+                                       higher_is_better=False) + ".")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    style.log_y(axes[0, 0])  # shared y: once, after every panel is drawn
-    for ax in axes[:, 0]:
-        ax.set_ylabel("train loss / baseline loss (log)")
-    handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
+                      label=style.model_label(mo))
                for mo in style.ordered(models_seen, style.model_order())]
-    handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)"),
-                Line2D([], [], ls="", marker="*", ms=7, color="0.5", mec="black", mew=0.4,
-                       label="solved (test set)")]
+    handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)")]
     fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
     caption = ("Training loss divided by the memoryless baseline loss over training steps "
-               "(log axis; below 1 means the model uses its memory), one panel per task at the "
-               "middle training length of its horizon sweep, for the best seed of each model "
-               "there. Bold: running mean over 2 % of the steps; faint: 50-step means; a star "
-               "marks a run that met the solved criterion.")
+               "(log axis, each panel its own scale; below 1 means the model uses its memory), "
+               "one panel per task at the middle training length of its horizon sweep. Lines: "
+               f"the seed mean ({'/'.join(map(str, sorted(counts)))} seeds) of each model's "
+               "smoothed curves (running mean over 2 % of the steps); bands: its 95% bootstrap "
+               "CI; markers are staggered so that lines on the same values stay apart; a seed "
+               "that stopped early (solved) holds its last value. Dashed, over the data: the "
+               "memoryless baseline.")
     return Made(NAME, TITLE, caption, [f"horizon_{p[0]}" for p in panels], files, findings)

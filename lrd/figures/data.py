@@ -145,28 +145,6 @@ def baseline(t, m: Metric, length: int) -> float:
     return float(t.baseline_loss(int(length)))  # mse: the loss is the MSE (1/6 on adding)
 
 
-def per_length(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
-    """Mean, min, max over seeds of ``col`` per ``keys`` (+ seeds and solved counts)."""
-    d = rows[[*keys, "seed", "solved", col]].copy()
-    d[col] = pd.to_numeric(d[col], errors="coerce")
-    g = d.groupby(keys, sort=True)
-    out = g.agg(mean=(col, "mean"), lo=(col, "min"), hi=(col, "max"),
-                n=(col, "count"), seeds=("seed", "nunique"), solved=("solved", "sum"))
-    return out.reset_index()
-
-
-def solved_grid(stats: pd.DataFrame, key: str, labels: list, lengths: list[int], value_fmt):
-    """A (label × length) heatmap from ``per_length`` stats of one model: the fraction of
-    seeds solved, and cell text "solved/seeds" over ``value_fmt(mean)``."""
-    frac = np.full((len(labels), len(lengths)), np.nan)
-    text = [[""] * len(lengths) for _ in labels]
-    for _, r in stats.iterrows():
-        i, j = labels.index(r[key]), lengths.index(int(r["length"]))
-        frac[i, j] = r["solved"] / r["seeds"]
-        text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{value_fmt(r['mean'])}"
-    return frac, text
-
-
 def run_dir(results_dir, run_id: str) -> Path:
     return Path(results_dir) / "runs" / run_id
 
@@ -207,3 +185,55 @@ def fmt(value, digits: int = 3) -> str:
     if float(value).is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+def horizon_value(row) -> tuple[float, bool]:
+    """``(length, censored)`` of one row of ``lrd.results.horizon``, whatever its columns: a
+    number (0 or NaN: none), or text such as "≥ 500"; censored when a ``censored`` column says
+    so or the text starts with "≥". ``(0, False)`` for no horizon."""
+    v = row.get("horizon")
+    cens = row.get("censored", False)
+    cens = bool(cens) if isinstance(cens, (bool, np.bool_)) else str(cens).lower() == "true"
+    if isinstance(v, str):
+        text = v.strip()
+        cens = cens or text.startswith(("≥", ">="))
+        v = pd.to_numeric(text.lstrip("≥>= "), errors="coerce")
+    v = float(v) if v is not None and np.isfinite(float(v)) else 0.0
+    return (v, cens and v > 0) if v > 0 else (0.0, False)
+
+
+def horizon_text(row, symbol: str = "") -> str:
+    """One horizon row as words: "none", "40" or "≥ 500" (censored); with ``symbol`` "T = 40"
+    or "T ≥ 500"."""
+    return horizon_words(*horizon_value(row), symbol)
+
+
+def horizon_words(v: float, censored: bool, symbol: str = "") -> str:
+    if v <= 0:
+        return "none"
+    if symbol:
+        return f"{symbol} {'≥' if censored else '='} {fmt(v)}"
+    return ("≥ " if censored else "") + fmt(v)
+
+
+def read_record(results_dir, run_id: str) -> dict:
+    """A run's record.json as a dict, or {} (absent or unreadable)."""
+    path = run_dir(results_dir, run_id) / "record.json"
+    return _record(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=4096)
+def _record(path: str, mtime: int) -> dict:
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_summary(results_dir, run_id: str, label: str = "end") -> dict:
+    """The record's ``analysis.<label>`` summary (lrd/analysis/summary.py ``summarize``; "end"
+    is computed on the final weights in on_train_end), or {}."""
+    out = (read_record(results_dir, run_id).get("analysis") or {}).get(label) or {}
+    return {} if "skipped" in out else out

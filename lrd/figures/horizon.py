@@ -1,14 +1,19 @@
-"""Memory horizon: the task metric against the training length, per model, one panel per task.
+"""Memory horizon: the normalised score against the training length, per model, one panel
+per task.
 
-From the ``horizon_<task>`` sweeps. Each model is a line through the mean over seeds at each
-length, with a band from the worst to the best seed and every seed as a dot; the memoryless
-baseline (analytic, from the task) is dashed and the "solved" threshold (``Task.solved``)
-dotted. Adding is scored by MSE on a log axis (lower is better), the others by accuracy.
+From the ``horizon_<task>`` sweeps. The score is normalised (SPEC §7): accuracy, or the loss
+over the memoryless baseline at that length (MSE / (1/6) on adding, log axis, lower is better).
+Each model is a line through the seed mean at each length with its 95% bootstrap CI as a band
+(``lrd.figures.seeds.seed_stats``), every seed a dot; the lines of different models are offset
+by a few per cent along the (log) length axis so that lines on the same value stay apart. The
+memoryless baseline (analytic, from the task) is dashed and drawn above the data, the "solved"
+threshold (``Task.solved``) dotted.
 
 Lengths the horizon search did not run (every seed of the model failed at a shorter length;
 records with status "skipped") are no data: no line, band or dot reaches them. Each is a hollow
 marker of the model's colour in a strip at the bottom of the panel under the words "not run",
-and the legend and caption say so; lines and bands break there.
+and the legend and caption say so; lines and bands break there. The findings give each model's
+horizon from ``lrd.results.horizon`` (the rule of the horizon table).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from matplotlib.lines import Line2D
 from lrd import results as resultslib
 from lrd.results.aggregate import not_run as not_run_text
 from lrd.figures import style
-from lrd.figures.data import (Made, Skipped, baseline, fmt, metric, not_run, per_length, study,
+from lrd.figures import seeds as sd
+from lrd.figures.data import (Made, Skipped, baseline, horizon_text, metric, not_run, study,
                               task)
 
 NAME = "horizon"
@@ -53,8 +59,8 @@ def make(runs, results_dir: Path, out_dir: Path):
         skipped = not_run(runs, f"horizon_{name}")
         t = task(name, rows)
         m = metric(t)
-        col = f"test.{m.name}"
-        stats = per_length(rows, col, ["model", "length"])
+        rows = rows.assign(score=sd.score(rows, t, m))
+        stats = sd.seed_stats(rows, "score", ["model", "length"])
         lengths = sorted({*rows["length"].unique(), *skipped["length"].unique()})
         models = style.ordered(rows["model"].unique(), style.model_order())
         for i, model in enumerate(models):   # not run: a strip at the bottom, never data
@@ -76,24 +82,28 @@ def make(runs, results_dir: Path, out_dir: Path):
                 s = pd.concat([s, pd.DataFrame({"model": model, "length": gaps})])
                 s = s.sort_values("length")
             c = style.model_color(model)
-            ax.fill_between(s["length"], s["lo"], s["hi"], color=c, alpha=0.15, lw=0)
-            ax.plot(s["length"], s["mean"], color=c, marker=style.model_marker(model),
-                    label=style.model_label(model), zorder=4)
+            dodge = sd.dodge(i, len(models))
+            sd.band(ax, s["length"] * dodge, s, c)
+            ax.plot(s["length"] * dodge, s["mean"], color=c, marker=style.model_marker(model),
+                    label=style.model_label(model), zorder=4, gid=f"mean:{model}")
             seeds = rows[rows["model"] == model]
-            dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
-            ax.scatter(seeds["length"] * dodge, seeds[col], color=c, **style.SEED_DOT)
+            ax.scatter(seeds["length"] * dodge, seeds["score"], color=c, **style.SEED_DOT)
             if model not in models_seen:
                 models_seen.append(model)
         xs = np.unique(np.geomspace(min(lengths), max(lengths), 50).round().astype(int))
-        ax.plot(xs, [baseline(t, m, x) for x in xs], **style.BASELINE, zorder=2)
-        ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
+        if m.name == "accuracy":
+            style.draw_baseline(ax, xs, [baseline(t, m, x) for x in xs])
+            ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
+        else:   # normalised: the baseline is 1, the threshold its fraction (per length)
+            style.draw_baseline(ax, xs, 1.0)
+            ax.plot(xs, [sd.score_threshold(t, m, x) for x in xs], **style.THRESHOLD, zorder=2)
         style.log_length_axis(ax, lengths)
         if m.log:
             style.log_y(ax)
         else:
             ax.set_ylim(-0.02, 1.03)
         ax.set_xlabel(style.length_axis(name))
-        ax.set_ylabel(m.label + (" (log)" if m.log else ""))
+        ax.set_ylabel(sd.score_label(m) + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
         findings.append(_finding(name, rows, skipped))
     for ax in list(axes.flat)[n:]:
@@ -112,11 +122,13 @@ def make(runs, results_dir: Path, out_dir: Path):
     seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
                    .groupby(["group", "model", "length"])["seed"].nunique().unique())
     caption = (
-        "Final test metric against the training length, one panel per task (log length axis). "
-        "Lines: mean over seeds; bands: worst to best seed; dots: individual seeds "
-        f"({'/'.join(map(str, seeds))} per point). Dashed: the memoryless baseline; dotted: the "
-        "solved threshold (accuracy ≥ 0.99, or MSE < 0.01 on adding, where lower is better). "
-        "A model has memory at a length when it is clearly beyond the baseline."
+        "Final test score against the training length, one panel per task (log length axis): "
+        "accuracy, or on adding the test MSE divided by the memoryless baseline MSE (log axis, "
+        "lower is better). Lines: seed mean; bands: its 95% bootstrap CI; dots: individual "
+        f"seeds ({'/'.join(map(str, seeds))} per point); models are offset by a few per cent "
+        "along the length axis so that lines on the same value stay apart. Dashed (drawn over "
+        "the data): the memoryless baseline; dotted: the solved threshold (accuracy ≥ 0.99, or "
+        "MSE < 0.01). A model has memory at a length when it is clearly beyond the baseline."
         + (" Hollow markers at the bottom: lengths the horizon search did not run, because "
            "every seed of that model failed at a shorter length (not a measurement; "
            "`lrd sweep --full-grid` runs them)." if any_skipped else ""))
@@ -126,14 +138,11 @@ def make(runs, results_dir: Path, out_dir: Path):
 def _finding(name: str, rows, skipped=None) -> str:
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
-    parts = []
-    for model in style.ordered(h["model"].unique(), style.model_order()):
-        r = h[h["model"] == model].iloc[0]
-        parts.append(f"{style.model_label(model)} {fmt(r['horizon'])}"
-                     if r["horizon"] else f"{style.model_label(model)} none")
-    top = max(int(h["max_length"].max()), 0) if len(h) else 0
-    text = (f"{style.task_title(name, task(name, rows))}: memory horizon (largest length solved "
-            f"in at least half the seeds, lengths up to {top}): " + ", ".join(parts) + ".")
+    parts = [f"{style.model_label(model)} {horizon_text(h[h['model'] == model].iloc[0])}"
+             for model in style.ordered(h["model"].unique(), style.model_order())]
+    top = max(int(h["max_length"].max()), 0) if len(h) and "max_length" in h else 0
+    text = (f"{style.task_title(name, task(name, rows))}: memory horizon (as in the horizon "
+            f"table, lengths up to {top}): " + ", ".join(parts) + ".")
     if skipped is not None and len(skipped):
         text += " Not run by the horizon search: " + "; ".join(
             f"{style.model_label(model)} {not_run_text(skipped[skipped['model'] == model])}"

@@ -1,147 +1,104 @@
-"""Training regimes: regime × length on copy (LSTM), and length generalisation on prefix sum.
+"""Training regimes: the test score per regime, one panel per (sweep, training length).
 
-``regime``: from the ``regime_copy`` sweep; cell colour is the fraction of seeds solved
-(accuracy ≥ 0.99 on the fixed test set, final model), cell text solved/seeds and the mean test
-accuracy.
+From the ``regime_copy`` and ``regime_prefix_sum`` sweeps (each drawn when it has runs). The
+regimes are categories on the x axis; each model is a marker at the seed mean of its normalised
+score (accuracy, or loss / memoryless baseline) with its 95% bootstrap CI as an error bar
+(``lrd.figures.seeds.seed_stats``), every seed a faint dot, models offset sideways. Above each
+point: seeds solved / seeds. The memoryless baseline is dashed and drawn above the data, the
+solved threshold dotted.
 
-``generalisation``: from the ``prefix_sum_study`` sweep; test accuracy of the final model
-against the test length (``metrics.lengths`` of each record, log axis), one panel per training
-length, colour by model and line style by regime, mean over seeds with a worst-to-best band.
+Findings name the best regime per model and panel only when no other regime's seed mean lies
+inside the best's CI (``seeds.best``); otherwise they report the tie.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 from matplotlib.lines import Line2D
 
+from lrd.figures import seeds as sd
 from lrd.figures import style
-from lrd.figures.data import (Made, Skipped, baseline, fmt, metric, per_length, solved_grid,
-                              study, task)
+from lrd.figures.data import Made, Skipped, baseline, metric, study, task
 
-REGIME, REGIME_SWEEP = "regime", "regime_copy"
-GEN, GEN_SWEEP = "generalisation", "prefix_sum_study"
+NAME, TITLE = "regime", "Training regime"
+SWEEPS = ["regime_copy", "regime_prefix_sum"]
+
+
+def panels(runs):
+    """``[(sweep, task object, metric, length, rows), ...]`` with the ``score`` column."""
+    out = []
+    for sweep in SWEEPS:
+        rows = study(runs, sweep)
+        if rows.empty:
+            continue
+        t = task(rows["task"].iloc[0], rows)
+        m = metric(t)
+        rows = rows.assign(score=sd.score(rows, t, m))
+        for L in sorted(int(v) for v in rows["length"].unique()):
+            out.append((sweep, t, m, L, rows[rows["length"] == L]))
+    return out
 
 
 def make_regime(runs, results_dir: Path, out_dir: Path):
-    title = "Training regime"
-    rows = study(runs, REGIME_SWEEP)
-    if rows.empty:
-        return Skipped(REGIME, title, f"no runs of the {REGIME_SWEEP} sweep", [REGIME_SWEEP])
-    name = rows["task"].iloc[0]
-    t = task(name, rows)
-    m = metric(t)
-    col = f"test.{m.name}"
-    regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
-    lengths = sorted(int(v) for v in rows["length"].unique())
-    models = style.ordered(rows["model"].unique(), style.model_order())
-    stats = per_length(rows, col, ["model", "regime", "length"])
-    width = min(style.PAGE, 1.5 + len(models) * (0.6 * len(lengths) + 0.4))
-    fig, axes = style.figure(width, 0.5 + 0.34 * len(regimes) + 0.5, 1, len(models),
-                             sharey=True)
-    findings = []
-    for ax, model in zip(axes.flat, models):
-        s = stats[stats["model"] == model]
-        frac, text = solved_grid(s, "regime", regimes, lengths, lambda v: f"{v:.3f}")
-        im = style.heatmap(ax, frac, text, [style.REGIME_LABELS.get(r, r) for r in regimes],
-                           lengths)
-        ax.set_title(f"{style.model_label(model)} on {style.task_title(name, t).lower()}",
-                     color=style.model_color(model))
-        ax.set_xlabel(f"training length ({style.length_axis(name)})")
-        for regime in regimes:
-            ok = s[(s["regime"] == regime) & (s["solved"] * 2 >= s["seeds"])]
-            findings.append(f"{style.model_label(model)} with {style.REGIME_LABELS.get(regime, regime)}"
-                            f": horizon {int(ok['length'].max()) if len(ok) else 'none'}"
-                            f" (lengths up to {max(lengths)}).")
-    fig.colorbar(im, ax=list(axes.flat), label="fraction of seeds solved", shrink=0.9, pad=0.02)
-    files = style.save(fig, out_dir, REGIME)
-    caption = (f"{' / '.join(style.model_label(mo) for mo in models)} on "
-               f"{name}: training regime (rows) against training length (columns). Colour: "
-               f"fraction of seeds solved ({m.name} {'≥' if m.higher_is_better else '<'} "
-               f"{m.threshold}); text: solved/seeds and the mean {m.label} over seeds.")
-    return Made(REGIME, title, caption, [REGIME_SWEEP], files, findings)
-
-
-def _eval_lengths(rows, m) -> list[int]:
-    pat = re.compile(rf"^length\.(\d+)\.{m}$")
-    return sorted(int(mt.group(1)) for c in rows.columns if (mt := pat.match(c))
-                  and rows[c].notna().any())
-
-
-def make_generalisation(runs, results_dir: Path, out_dir: Path):
-    title = "Length generalisation"
-    rows = study(runs, GEN_SWEEP)
-    if rows.empty:
-        return Skipped(GEN, title, f"no runs of the {GEN_SWEEP} sweep", [GEN_SWEEP])
-    name = rows["task"].iloc[0]
-    t = task(name, rows)
-    m = metric(t)
-    tests = _eval_lengths(rows, m.name)
-    if not tests:
-        return Skipped(GEN, title, f"the {GEN_SWEEP} runs hold no metrics at other lengths "
-                       "(train.eval_lengths is empty)", [GEN_SWEEP])
-    long = []
-    for n in tests:
-        d = rows[["model", "regime", "length", "seed", "solved"]].copy()
-        d["test_length"] = n
-        d["value"] = rows[f"length.{n}.{m.name}"]
-        long.append(d)
-    import pandas as pd
-    long = pd.concat(long, ignore_index=True)
-    stats = per_length(long, "value", ["length", "model", "regime", "test_length"])
-    trains = sorted(int(v) for v in rows["length"].unique())
-    models = style.ordered(rows["model"].unique(), style.model_order())
-    regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
-    fig, axes = style.figure(style.PAGE if len(trains) > 1 else style.COLUMN, 2.5, 1,
-                             len(trains), sharey=True)
-    xs = np.unique(np.geomspace(min(tests), max(tests), 60).round().astype(int))
-    findings = []
-    for ax, L in zip(axes.flat, trains):
-        for model in models:
-            for regime in regimes:
-                s = stats[(stats["length"] == L) & (stats["model"] == model)
-                          & (stats["regime"] == regime)].sort_values("test_length")
-                if s.empty:
-                    continue
-                ls, mk = style.REGIME_STYLES.get(regime, ("-", "o"))
-                c = style.model_color(model)
-                ax.fill_between(s["test_length"], s["lo"], s["hi"], color=c, alpha=0.08, lw=0)
-                ax.plot(s["test_length"], s["mean"], color=c, ls=ls, marker=mk, zorder=4,
-                        markerfacecolor="white" if regime != "full" else c)
-        ax.plot(xs, [baseline(t, m, x) for x in xs], **style.BASELINE, zorder=2)
-        ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
-        ax.axvline(L, color="0.6", lw=0.8, zorder=1)
-        ax.annotate("train length", (L, 0.97), xytext=(2, 0), textcoords="offset points",
-                    xycoords=("data", "axes fraction"), rotation=90, ha="left", va="top",
-                    fontsize=6.5, color="0.4")
-        style.log_length_axis(ax, tests)
-        ax.set_ylim(0, 1.03)
-        ax.set_title(f"trained at length {L}")
-        ax.set_xlabel(f"test length ({style.length_axis(name)}, log)")
-        s = stats[(stats["length"] == L) & (stats["test_length"] == max(tests))]
-        if len(s):
-            b = s.loc[s["mean"].idxmax()]
-            findings.append(
-                f"Trained at length {L}, the best mean accuracy at test length {max(tests)} is "
-                f"{fmt(b['mean'])} ({style.model_label(b['model'])}, "
-                f"{style.REGIME_LABELS.get(b['regime'], b['regime'])}; baseline "
-                f"{fmt(baseline(t, m, max(tests)))}).")
-    axes[0, 0].set_ylabel(m.label)
-    handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
-               for mo in models]
-    handles += [Line2D([], [], color="0.2", ls=style.REGIME_STYLES.get(r, ("-", "o"))[0],
-                       marker=style.REGIME_STYLES.get(r, ("-", "o"))[1],
-                       markerfacecolor="white" if r != "full" else "0.2",
-                       label=style.REGIME_LABELS.get(r, r)) for r in regimes]
+    found = panels(runs)
+    if not found:
+        return Skipped(NAME, TITLE, "no runs of the regime_copy or regime_prefix_sum sweeps",
+                       SWEEPS)
+    n = len(found)
+    fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.5, 1, n)
+    findings, models_seen = [], []
+    for ax, (sweep, t, m, L, rows) in zip(axes.flat, found):
+        regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
+        models = style.ordered(rows["model"].unique(), style.model_order())
+        stats = sd.seed_stats(rows, "score", ["model", "regime"])
+        for i, model in enumerate(models):
+            s = stats[stats["model"] == model].set_index("regime").reindex(regimes)
+            x = np.arange(len(regimes)) + 0.18 * (i - (len(models) - 1) / 2)
+            c = style.model_color(model)
+            err = np.abs(np.vstack([s["mean"] - s["low"], s["high"] - s["mean"]]))
+            ax.errorbar(x, s["mean"], yerr=np.nan_to_num(err), color=c, ls="",
+                        marker=style.model_marker(model), capsize=2, elinewidth=0.9,
+                        zorder=4, gid=f"mean:{model}")
+            seeds = rows[rows["model"] == model]
+            ax.scatter(x[[regimes.index(r) for r in seeds["regime"]]], seeds["score"],
+                       color=c, **style.SEED_DOT)
+            for xi, (_, r) in zip(x, s.iterrows()):
+                if np.isfinite(r["mean"]):
+                    ax.annotate(f"{int(r['solved'])}/{int(r['seeds'])}", (xi, 1.0),
+                                xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                                fontsize=5.5, color=c)
+            models_seen += [model] if model not in models_seen else []
+            findings.append(f"{style.model_label(model)} on {style.task_title(t.name, t)} at "
+                            f"length {L}, test {m.name} over seeds by regime, "
+                            + sd.best_text(s.reset_index(), "regime", _regime,
+                                           m.higher_is_better) + ".")
+        if m.name == "accuracy":
+            style.draw_baseline(ax, None, baseline(t, m, L))
+            ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
+            ax.set_ylim(-0.02, 1.03)
+        else:
+            style.draw_baseline(ax, None, 1.0)
+            ax.axhline(sd.score_threshold(t, m, L), **style.THRESHOLD, zorder=2)
+        ax.set_xticks(range(len(regimes)), [_regime(r) for r in regimes], rotation=30,
+                      ha="right", rotation_mode="anchor")
+        ax.set_xlim(-0.5, len(regimes) - 0.5)
+        ax.set_title(f"{style.task_title(t.name, t)}, {style.length_symbol(t.name)} = {L}",
+                     pad=9)
+        ax.set_ylabel(sd.score_label(m))
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo), ls="",
+                      label=style.model_label(mo)) for mo in models_seen]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5))
-    files = style.save(fig, out_dir, GEN)
-    caption = (f"Length generalisation on {name} (n = {getattr(t, 'n', '?')}): test accuracy of "
-               "the final model against the test length (log axis), one panel per training "
-               "length (grey vertical line). Colour: model; line style and marker: training "
-               "regime; lines are the mean over seeds, faint bands worst to best seed. Dashed: "
-               "the memoryless baseline (≈ 1/n); dotted: the solved threshold 0.99.")
-    return Made(GEN, title, caption, [GEN_SWEEP], files, findings)
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+    files = style.save(fig, out_dir, NAME)
+    caption = ("Test score of the final model per training regime (x axis), one panel per sweep "
+               "and training length. Markers: the seed mean; error bars: its 95% bootstrap CI; "
+               "faint dots: individual seeds; numbers above: seeds solved / seeds. Dashed, over "
+               "the data: the memoryless baseline; dotted: the solved threshold.")
+    return Made(NAME, TITLE, caption, sorted({p[0] for p in found}), files, findings)
+
+
+def _regime(r) -> str:
+    return style.REGIME_LABELS.get(r, r)

@@ -1,33 +1,34 @@
-"""Recurrent-weight spectra and gradient decay of the vanilla RNN, per initialisation.
+"""Recurrent-weight spectra of the vanilla RNN, per initialisation.
 
 From the ``init_adding`` sweep, at its middle length, for the lowest seed of each
-(model, initialisation) that has the analysis files. Three figures, each skipped with a note
+(model, initialisation) that has the analysis files. Two figures here, each skipped with a note
 when the runs carry no analysis (runs with ``analysis.enabled: false``, or older records):
 
 ``spectral``        spectral radius ρ(W_hh) (solid) and largest singular value σ_max(W_hh)
                     (dashed) over training, from the ``analysis/weight_radius`` and
                     ``analysis/weight_sigma_max`` columns of ``metrics.csv`` (logged every
                     ``analysis.every`` steps), with the values at initialisation from the
-                    record's ``analysis.init`` summary at step 0.
+                    record's ``analysis.init`` summary at step 0 and the final values from its
+                    ``analysis.end`` summary (computed on the final weights, on_train_end),
+                    marked at the record's last step. "Final" always means that summary; a
+                    run without it says its last value is the last periodic log.
 ``eigenspectra``    eigenvalues of W_hh in the complex plane at initialisation (open grey) and
                     after training (filled), with the unit circle; from ``analysis_init.npz``
                     and ``analysis_end.npz`` (``weights.<block>.eigenvalues``).
-``gradient_decay``  ‖∂s_T/∂s_t‖₂ (geometric mean over sequences) against the lag T − t, log
-                    scale, after training (solid) and at initialisation (faint), with ρ(W_hh)^lag
-                    (dotted) for reference; the legend gives the fitted decay rate per step
-                    (``rates`` with lag range 1..max, ``jacobian_norm``) beside ln ρ.
+
+``gradient_decay`` (the gradient-decay figure of the same runs) is in lrd/figures/gradient.py.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.lines import Line2D
 
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, analysis_npz, fmt, metrics_csv, run_dir, study
+from lrd.figures.data import (Made, Skipped, analysis_npz, fmt, metrics_csv, read_record,
+                              run_summary, study)
 
 SWEEP = "init_adding"
 RADIUS, SIGMA = "analysis/weight_radius", "analysis/weight_sigma_max"
@@ -49,54 +50,64 @@ def _grid(rows):
     return models, inits
 
 
-def _init_summary(results_dir, run_id):
-    try:
-        rec = json.loads((run_dir(results_dir, run_id) / "record.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return ((rec.get("analysis") or {}).get("init")) or {}
+def series(results_dir, r):
+    """``(frame, final)`` of one run: ``step``, ``rho``, ``sigma`` from init (step 0) through
+    every periodic log to the end (the record's last step); ``final`` says whether the last row
+    is the ``analysis.end`` summary (True) or only the last periodic log (False). None if the
+    run has no periodic columns."""
+    import pandas as pd
+
+    df = metrics_csv(results_dir, r["run_id"])
+    if df is None or RADIUS not in df or SIGMA not in df:
+        return None
+    d = df[["step", RADIUS, SIGMA]].dropna().set_axis(["step", "rho", "sigma"], axis=1)
+    extra = []
+    init, end = run_summary(results_dir, r["run_id"], "init"), \
+        run_summary(results_dir, r["run_id"], "end")
+    if "weight_radius" in init and "weight_sigma_max" in init:
+        extra.append([0, init["weight_radius"], init["weight_sigma_max"]])
+    final = "weight_radius" in end and "weight_sigma_max" in end
+    if final:
+        steps = read_record(results_dir, r["run_id"]).get("steps")
+        last = max(int(steps or 0), int(d["step"].max()) + 1 if len(d) else 0)
+        extra.append([last, end["weight_radius"], end["weight_sigma_max"]])
+    d = pd.concat([d, pd.DataFrame(extra, columns=d.columns)], ignore_index=True)
+    return (d.sort_values("step", kind="stable").reset_index(drop=True), final) if len(d) \
+        else None
 
 
 def make_spectral(runs, results_dir: Path, out_dir: Path):
     name, title = "spectral", "Spectral radius and σ_max over training"
     rows, mid = _runs(runs)
-    series = {}
+    found = {}
     for _, r in rows.iterrows():
         key = (r["model"], r["init"])
-        if key in series:
-            continue
-        df = metrics_csv(results_dir, r["run_id"])
-        if df is None or RADIUS not in df or SIGMA not in df:
-            continue
-        d = df[["step", RADIUS, SIGMA]].dropna()
-        init = _init_summary(results_dir, r["run_id"])
-        if "weight_radius" in init and "weight_sigma_max" in init:
-            d = d.set_axis(["step", "rho", "sigma"], axis=1)
-            d.loc[-1] = [0, init["weight_radius"], init["weight_sigma_max"]]
-        else:
-            d = d.set_axis(["step", "rho", "sigma"], axis=1)
-        d = d.sort_values("step")
-        if len(d):
-            series[key] = (r, d)
-    if not series:
+        if key not in found and (got := series(results_dir, r)) is not None:
+            found[key] = (r, *got)
+    if not found:
         return Skipped(name, title, f"no {SWEEP} run has the {RADIUS} / {SIGMA} columns in "
                        "metrics.csv (analysis off, or records from before the analysis)", [SWEEP])
-    models, inits = _grid(rows[[(m, i) in series for m, i in zip(rows["model"], rows["init"])]])
+    models, inits = _grid(rows[[(m, i) in found for m, i in zip(rows["model"], rows["init"])]])
     fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 2.4, 1,
                              len(models), sharey=True)
     findings = []
     for ax, model in zip(axes.flat, models):
         for init in inits:
-            if (model, init) not in series:
+            if (model, init) not in found:
                 continue
-            r, d = series[(model, init)]
+            r, d, final = found[(model, init)]
             c = style.INIT_COLORS.get(init, "0.3")
             ax.plot(d["step"], d["rho"], color=c, lw=1.2)
             ax.plot(d["step"], d["sigma"], color=c, lw=1.0, ls="--")
-            findings.append(f"{style.model_label(model)}, {init}: ρ(W_hh) {fmt(d['rho'].iloc[0])}"
+            if final:
+                ax.plot([d["step"].iloc[-1]] * 2, [d["rho"].iloc[-1], d["sigma"].iloc[-1]],
+                        ls="", marker="o", ms=3, color=c, zorder=5, gid="final")
+            what = ("final weights" if final else
+                    f"last periodic log, step {int(d['step'].iloc[-1])}; no end-of-run summary")
+            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
+                            f"{fmt(d['rho'].iloc[0])}"
                             f" → {fmt(d['rho'].iloc[-1])}, σ_max {fmt(d['sigma'].iloc[0])} → "
-                            f"{fmt(d['sigma'].iloc[-1])} over {int(d['step'].iloc[-1]) + 1} "
-                            "steps.")
+                            f"{fmt(d['sigma'].iloc[-1])} (at init → {what}).")
         ax.axhline(1.0, color="0.6", lw=0.7, zorder=1)
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
@@ -109,8 +120,9 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
     files = style.save(fig, out_dir, name)
     caption = ("Spectral radius ρ (solid) and largest singular value σ_max (dashed) of the "
                f"recurrent matrix W_hh over training, vanilla RNN on adding at T = {mid}, one "
-               "line pair per initialisation (lowest seed). Grey line: 1, the edge of "
-               "stability; σ_max ≥ ρ always, with equality for normal matrices.")
+               "line pair per initialisation (lowest seed); dots: the final weights' values "
+               "(end-of-training analysis). Grey line: 1, the edge of stability; σ_max ≥ ρ "
+               "always, with equality for normal matrices.")
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
@@ -173,7 +185,7 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
             ax.scatter(e0.real, e0.imag, s=9, facecolors="none", edgecolors="0.55",
                        linewidths=0.5)
             ax.scatter(e1.real, e1.imag, s=6, color=style.model_color(model), linewidths=0)
-            findings.append(f"{style.model_label(model)}, {init}: ρ(W_hh) "
+            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
                             f"{fmt(np.abs(e0).max())} at init, {fmt(np.abs(e1).max())} after "
                             "training.")
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec="0.55", label="at init"),
@@ -188,76 +200,6 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
-def _rate(z, quantity):
-    q, lo, hi, rate = (z.get(f"rates.{k}") for k in ("quantity", "lag_lo", "lag_hi", "rate"))
-    if q is None or not len(q):
-        return np.nan
-    sel = (q.astype(str) == quantity) & (lo == 1) & (hi == hi.max())
-    return float(rate[sel][-1]) if sel.any() else np.nan
-
-
-def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
-    name, title = "gradient_decay", "Gradient decay"
-    pairs, mid = _pairs(runs, results_dir)
-    pairs = {k: v for k, v in pairs.items() if "curve.lag" in v[2]}
-    if not pairs:
-        return Skipped(name, title, f"no {SWEEP} run has analysis_*.npz with gradient-decay "
-                       "curves", [SWEEP])
-    models = style.ordered({k[0] for k in pairs}, style.model_order())
-    inits = style.ordered({k[1] for k in pairs}, style.INIT_ORDER)
-    fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 3.1, 1,
-                             len(models), sharey=True)
-    findings = []
-    lo_all = []
-    for ax, model in zip(axes.flat, models):
-        for init in inits:
-            if (model, init) not in pairs:
-                continue
-            r, a, b = pairs[(model, init)]
-            c = style.INIT_COLORS.get(init, "0.3")
-            qty = "jacobian_norm" if np.isfinite(b["curve.jacobian_norm"]).any() else "grad_norm"
-            for z, kw in ((a, dict(lw=0.8, alpha=0.35)), (b, dict(lw=1.3))):
-                lag, y = z["curve.lag"], z[f"curve.{qty}"]
-                ok = (lag > 0) & np.isfinite(y) & (y > 0)
-                ax.plot(lag[ok], y[ok], color=c, **kw)
-                lo_all.extend(y[ok])
-            rate = _rate(b, qty)
-            e = _eig(b)
-            rho = float(np.abs(e).max()) if len(e) else np.nan
-            lag = b["curve.lag"]
-            lags = lag[lag > 0]
-            if np.isfinite(rho) and rho > 0 and len(lags):
-                ax.plot(lags, rho ** lags.astype(float), color=c, lw=0.8, ls=":")
-            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(np.log(rho))}"
-                    if np.isfinite(rho) and rho > 0 else f"{init}: {_signed(rate)}, n/a")
-            findings.append(f"{style.model_label(model)}, {init}: fitted decay rate "
-                            f"{fmt(rate)} per step after training (ln ρ(W_hh) = "
-                            f"{fmt(np.log(rho)) if rho > 0 else 'n/a'}).")
-        ax.set_yscale("log")
-        ax.set_xlabel("lag T − t (steps)")
-        ax.set_xlim(left=0)
-        ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
-                     color=style.model_color(model))
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
-                  title="after training, per step: fitted rate, ln ρ(W_hh)",
-                  title_fontsize=6.5, fontsize=6.5, handlelength=1.5)
-    if lo_all:
-        lo = max(min(lo_all), 1e-12)
-        axes[0, 0].set_ylim(lo / 2, max(2.0, max(lo_all) * 2))
-    axes[0, 0].set_ylabel("‖∂s$_T$/∂s$_t$‖$_2$ (log)")
-    handles = [Line2D([], [], color="0.2", lw=1.3, label="after training"),
-               Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init"),
-               Line2D([], [], color="0.2", lw=0.8, ls=":", label=r"$\rho(W_{hh})^{\mathrm{lag}}$ after training")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=3)
-    files = style.save(fig, out_dir, name)
-    caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
-               f"the lag T − t, vanilla RNN on adding at T = {mid}, lowest seed per "
-               "initialisation, log scale: solid after training, faint at initialisation, "
-               "dotted ρ(W_hh)^lag. A straight line is exponential decay; the legend gives its "
-               "least-squares rate (ln-norm per step, lags 1..T) beside ln ρ(W_hh).")
-    return Made(name, title, caption, [SWEEP], files, findings)
-
-
-def _signed(v: float) -> str:
-    """+0.12 / −0.12 with a true minus sign."""
-    return "n/a" if not np.isfinite(v) else f"{v:+.2f}".replace("-", "−")
+def _seed(r) -> str:
+    """Which run a per-run finding is about: these figures show one seed, not a seed mean."""
+    return f"seed {fmt(r['seed'])}"

@@ -30,14 +30,16 @@ PAGE = 6.9     # inches, full text width
 INIT_ORDER = list(SCHEMES)   # as lrd/models/init.py lists them
 # Kept apart from the model colours, so a colour never means both a model and an init.
 INIT_COLORS = {"default": "#000000", "xavier": "#E69F00", "orthogonal": "#332288",
-               "identity": "#882255", "gaussian": "#999933"}
+               "identity": "#661100", "gaussian": "#999933"}
 REGIME_ORDER = ["full", "truncated", "teacher_forcing", "curriculum"]
 REGIME_LABELS = {"full": "full BPTT", "truncated": "truncated BPTT",
                  "teacher_forcing": "teacher forcing", "curriculum": "curriculum"}
 REGIME_STYLES = {"full": ("-", "o"), "truncated": ("--", "s"), "teacher_forcing": (":", "^"),
                  "curriculum": ("-.", "D")}
 
-BASELINE = dict(color="0.35", ls="--", lw=0.9)      # memoryless baseline
+# The memoryless baseline is drawn above every data line and band (data: zorder <= 5).
+BASELINE_Z = 6
+BASELINE = dict(color="0.2", ls="--", lw=0.9)       # memoryless baseline
 THRESHOLD = dict(color="0.35", ls=":", lw=0.9)      # the "solved" threshold
 SEED_DOT = dict(s=7, alpha=0.55, linewidths=0, zorder=3)
 
@@ -135,6 +137,26 @@ def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
                                         "Creator": None})
         fig.savefig(paths[1], dpi=200, metadata={"Software": None})
     return paths
+
+
+def draw_baseline(ax, x, y, text: str = "memoryless baseline"):
+    """The memoryless baseline ``y`` at ``x`` (a scalar ``y``: a horizontal line), above the
+    data (``BASELINE_Z``), labelled in the panel at its right end; the artist has gid
+    "baseline"."""
+    import numpy as np
+
+    if np.ndim(y) == 1 and len(set(np.asarray(x).tolist())) < 2:   # one length: a level line
+        y = float(y[0])
+    if np.ndim(y) == 0:
+        line = ax.axhline(float(y), **BASELINE, zorder=BASELINE_Z, gid="baseline")
+        xy, coords = (0.99, float(y)), ("axes fraction", "data")
+    else:
+        line, = ax.plot(x, y, **BASELINE, zorder=BASELINE_Z, gid="baseline")
+        xy, coords = (x[-1], y[-1]), ("data", "data")
+    ax.annotate(text, xy, xycoords=coords, xytext=(0, 2), textcoords="offset points",
+                ha="right", va="bottom", fontsize=5.5, color=BASELINE["color"],
+                zorder=BASELINE_Z, annotation_clip=False)
+    return line
 
 
 def log_length_axis(ax, lengths) -> None:

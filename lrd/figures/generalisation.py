@@ -1,0 +1,148 @@
+"""Length generalisation: test accuracy against the test length, one panel per training length.
+
+``make`` draws the ``prefix_sum_study`` sweep: for every run, the accuracy of the final model
+at each length of ``metrics.lengths`` (``length.<n>.accuracy`` in runs.csv; log axis). Colour by
+model; with several regimes, line style and marker by regime (else marker by model). The line
+is the seed mean, the band its 95% bootstrap CI (``lrd.figures.seeds.seed_stats``); the series
+of one panel are offset by a few per cent along the test-length axis, so that lines on the same
+value (e.g. all at 1.0) stay apart.
+The memoryless baseline is dashed and drawn above the data, the solved threshold dotted.
+
+``curves(rows, t, m, key)`` is the long table both this figure and the positional-scheme figure
+plot (``lrd.figures.positions``): one row per (``length``, ``key``..., ``test_length``) with
+``mean``, ``low``, ``high``. Findings name the best series at the longest test length only when
+no other seed mean lies inside its CI; otherwise they report the tie.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from lrd.figures import seeds as sd
+from lrd.figures import style
+from lrd.figures.data import Made, Skipped, baseline, fmt, metric, study, task
+
+NAME, TITLE, SWEEP = "generalisation", "Length generalisation", "prefix_sum_study"
+
+
+def eval_lengths(rows, metric_name: str) -> list[int]:
+    pat = re.compile(rf"^length\.(\d+)\.{metric_name}$")
+    return sorted(int(mt.group(1)) for c in rows.columns if (mt := pat.match(c))
+                  and rows[c].notna().any())
+
+
+def curves(rows: pd.DataFrame, m, keys: list[str]) -> pd.DataFrame:
+    """Seed mean and CI of the metric at every test length, per training length and ``keys``."""
+    long = []
+    for n in eval_lengths(rows, m.name):
+        d = rows[["length", *keys, "seed", "solved"]].copy()
+        d["test_length"] = n
+        d["value"] = pd.to_numeric(rows[f"length.{n}.{m.name}"], errors="coerce")
+        long.append(d)
+    long = pd.concat(long, ignore_index=True).dropna(subset=["value"])
+    return sd.seed_stats(long, "value", ["length", *keys, "test_length"])
+
+
+def draw_panel(ax, stats, t, m, L, series, look):
+    """One training length ``L``: every ``series`` (tuples of key values) of ``stats``, styled by
+    ``look(series) -> (colour, line style, marker, filled)``, offset along x; the baseline, the
+    threshold and the training length."""
+    tests = sorted(stats["test_length"].unique())
+    for i, key in enumerate(series):
+        sel = np.logical_and.reduce([stats[k] == v for k, v in key]) & (stats["length"] == L)
+        s = stats[sel].sort_values("test_length")
+        if s.empty:
+            continue
+        c, ls, mk, filled = look(dict(key))
+        x = s["test_length"] * sd.dodge(i, len(series), 0.05)
+        sd.band(ax, x, s, c, alpha=0.1)
+        ax.plot(x, s["mean"], color=c, ls=ls, marker=mk, zorder=4,
+                markerfacecolor=c if filled else "white",
+                gid="mean:" + ":".join(str(v) for _, v in key))
+    xs = np.unique(np.geomspace(min(tests), max(tests), 60).round().astype(int))
+    style.draw_baseline(ax, xs, [baseline(t, m, x) for x in xs])
+    ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
+    ax.axvline(L, color="0.6", lw=0.8, zorder=1)
+    ax.annotate("train length", (L, 0.97), xytext=(2, 0), textcoords="offset points",
+                xycoords=("data", "axes fraction"), rotation=90, ha="left", va="top",
+                fontsize=6.5, color="0.4")
+    style.log_length_axis(ax, tests)
+    ax.set_ylim(0, 1.03)
+    ax.set_title(f"trained at length {L}")
+    ax.set_xlabel(f"test length ({style.length_axis(t.name)}, log)")
+
+
+def finding(stats, t, m, L, keys, label) -> str | None:
+    top = max(stats["test_length"])
+    s = stats[(stats["length"] == L) & (stats["test_length"] == top)].copy()
+    if s.empty:
+        return None
+    s["series"] = [label(k) for k in zip(*[s[k] for k in keys])]
+    return (f"Trained at length {L}, {m.name} at test length {top} over seeds "
+            f"(baseline {fmt(baseline(t, m, top))}), "
+            + sd.best_text(s, "series", str, m.higher_is_better) + ".")
+
+
+def make(runs, results_dir: Path, out_dir: Path):
+    rows = study(runs, SWEEP)
+    if rows.empty:
+        return Skipped(NAME, TITLE, f"no runs of the {SWEEP} sweep", [SWEEP])
+    t = task(rows["task"].iloc[0], rows)
+    m = metric(t)
+    if not eval_lengths(rows, m.name):
+        return Skipped(NAME, TITLE, f"the {SWEEP} runs hold no metrics at other lengths "
+                       "(train.eval_lengths is empty)", [SWEEP])
+    stats = curves(rows, m, ["model", "regime"])
+    trains = sorted(int(v) for v in rows["length"].unique())
+    models = style.ordered(rows["model"].unique(), style.model_order())
+    regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
+    series = [(("model", mo), ("regime", r)) for mo in models for r in regimes]
+    fig, axes = style.figure(style.PAGE if len(trains) > 1 else style.COLUMN, 2.5, 1,
+                             len(trains), sharey=True)
+    findings = []
+    for ax, L in zip(axes.flat, trains):
+        draw_panel(ax, stats, t, m, L, series, lambda k: _look(k, len(regimes) > 1))
+        f = finding(stats, t, m, L, ["model", "regime"], _label)
+        findings += [f] if f else []
+    axes[0, 0].set_ylabel(m.label)
+    handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
+                      label=style.model_label(mo)) for mo in models]
+    if len(regimes) > 1:
+        handles = [Line2D([], [], color=style.model_color(mo), label=style.model_label(mo))
+                   for mo in models]
+        handles += [Line2D([], [], color="0.2", ls=style.REGIME_STYLES.get(r, ("-", "o"))[0],
+                           marker=style.REGIME_STYLES.get(r, ("-", "o"))[1],
+                           markerfacecolor="0.2" if r == "full" else "white",
+                           label=style.REGIME_LABELS.get(r, r)) for r in regimes]
+    handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
+                Line2D([], [], **style.THRESHOLD, label="solved threshold")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5))
+    files = style.save(fig, out_dir, NAME)
+    caption = (f"Length generalisation on {t.name} (n = {getattr(t, 'n', '?')}): test accuracy "
+               "of the final model against the test length (log axis), one panel per training "
+               "length (grey vertical line). Colour: model; "
+               + ("line style and marker: training regime" if len(regimes) > 1
+                  else "marker: model")
+               + ". Lines: the seed mean; bands: its 95% bootstrap CI; series are offset by a "
+               "few per cent along the test-length axis so that equal values stay apart. "
+               "Dashed, over the data: the memoryless baseline (≈ 1/n); dotted: the solved "
+               "threshold 0.99.")
+    return Made(NAME, TITLE, caption, [SWEEP], files, findings)
+
+
+def _look(key, by_regime: bool):
+    """Colour by model; line style and, with several regimes, marker by regime (else by
+    model), so that series on the same values stay apart."""
+    ls, mk = style.REGIME_STYLES.get(key["regime"], ("-", "o"))
+    return style.model_color(key["model"]), ls, \
+        mk if by_regime else style.model_marker(key["model"]), key["regime"] == "full"
+
+
+def _label(series) -> str:
+    model, regime = series
+    return f"{style.model_label(model)} ({style.REGIME_LABELS.get(regime, regime)})"

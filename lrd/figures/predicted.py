@@ -1,0 +1,173 @@
+"""Memory horizon predicted from each run's gradient-decay rate, against the measured horizon.
+
+The prediction. A run's end-of-training analysis (the record's ``analysis.end`` summary, on the
+final weights; lrd/analysis/summary.py) holds the fitted decay rate r, in ln-norm per step over
+lags 1..T (lrd/analysis/gradients.py ``decay_rates``): ``jacobian_decay_rate``, of
+‖∂s_T/∂s_t‖₂, for a recurrent model; ``grad_decay_rate``, of ‖∂L/∂x_t‖, for a model without a
+state (attention). The fitted decay exp(r·lag) falls below the tolerance ε = ``TOLERANCE``
+(1 %) at
+
+    lag*(r) = ln ε / r   for r < 0;   lag* = ∞ for r ≥ 0 (no decay),
+
+and a run is predicted to carry its own length L when L ≤ lag*. The predicted horizon of a
+(task, model, init, regime) is ``lrd.results.horizon`` applied to these predicted outcomes in
+place of the measured ones: the same rule, seeds and censoring as the measured horizon (the
+horizon table), so that the two are on one scale. Runs the horizon search did not run count as
+not carried in both (the search's premise); a group without any rate is left out.
+
+The figure: one panel per sweep (``horizon_<task>``; ``init_adding``), measured horizon on x,
+predicted on y (log axes, "none" below the shortest length), the identity line grey; colour
+by model (by initialisation in ``init_adding``), marker by model, hollow when either horizon
+is censored (≥ the longest length); points on the same spot are offset slightly.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from lrd import results as resultslib
+from lrd.figures import seeds as sd
+from lrd.figures import style
+from lrd.figures.data import (Made, Skipped, horizon_value, horizon_words, not_run, run_summary,
+                              study)
+
+NAME, TITLE = "predicted_horizon", "Predicted against measured memory horizon"
+TOLERANCE = 0.01
+RATES = ("jacobian_decay_rate", "grad_decay_rate")   # first finite one wins
+IDENTITY = dict(color="0.55", ls="-", lw=0.8)
+
+
+def lag_star(rate: float, tolerance: float = TOLERANCE) -> float:
+    """The lag at which exp(rate·lag) falls below ``tolerance`` (∞ for rate ≥ 0, NaN for NaN)."""
+    if rate is None or not math.isfinite(rate):
+        return math.nan
+    return math.log(tolerance) / rate if rate < 0 else math.inf
+
+
+def run_rate(results_dir, run_id: str) -> float:
+    end = run_summary(results_dir, run_id, "end")
+    for key in RATES:
+        v = end.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            return float(v)
+    return math.nan
+
+
+def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFrame:
+    """Per (task, model, init, regime): ``measured`` / ``predicted`` horizons (0: none) with
+    ``measured_censored`` / ``predicted_censored``, and ``rates`` (runs with a rate)."""
+    rows = rows.copy()
+    rows["rate"] = [run_rate(results_dir, rid) for rid in rows["run_id"]]
+    rows["lag_star"] = rows["rate"].map(lag_star)
+    both = pd.concat([rows, skipped], ignore_index=True)
+    both["solved"] = both["solved"].fillna(False).astype(bool)
+    predicted = both.assign(solved=both["length"] <= both["lag_star"].fillna(-math.inf))
+    keys = resultslib.HORIZON_KEYS
+    out = []
+    h_meas = resultslib.horizon(both).set_index(keys)
+    h_pred = resultslib.horizon(predicted).set_index(keys)
+    counts = rows.groupby(keys)["rate"].apply(lambda r: int(np.isfinite(r).sum()))
+    for key in h_meas.index:
+        if counts.get(key, 0) == 0:
+            continue
+        (m, mc), (p, pc) = horizon_value(h_meas.loc[key]), horizon_value(h_pred.loc[key])
+        out.append({**dict(zip(keys, key)), "measured": m, "measured_censored": mc,
+                    "predicted": p, "predicted_censored": pc, "rates": counts[key]})
+    return pd.DataFrame(out, columns=[*keys, "measured", "measured_censored", "predicted",
+                                      "predicted_censored", "rates"])
+
+
+def _sweeps(runs) -> list[str]:
+    groups = set(runs["group"].dropna()) if "group" in runs else set()
+    tasks = style.ordered([g[len("horizon_"):] for g in groups if str(g).startswith("horizon_")],
+                          style.task_order())
+    return [f"horizon_{t}" for t in tasks] + (["init_adding"] if "init_adding" in groups else [])
+
+
+def make(runs, results_dir: Path, out_dir: Path):
+    panels = []
+    for sweep in _sweeps(runs) if not runs.empty else []:
+        rows = study(runs, sweep)
+        if len(rows) and len(tab := table(rows, not_run(runs, sweep), results_dir)):
+            panels.append((sweep, rows, tab))
+    if not panels:
+        return Skipped(NAME, TITLE, "no horizon_<task> or init_adding run has a decay rate in "
+                       "its end-of-training analysis (record analysis.end)",
+                       ["horizon_copy", "init_adding"])
+    n = len(panels)
+    ncols = min(n, 4)
+    nrows = -(-n // ncols)
+    fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.3 * nrows + 0.4, nrows,
+                             ncols)
+    findings, models_seen, inits_seen = [], [], []
+    for ax, (sweep, rows, tab) in zip(axes.flat, panels):
+        lengths = sorted(int(v) for v in rows["length"].unique())
+        floor = lengths[0] / 2
+        by_init = sweep == "init_adding"
+        models = style.ordered(tab["model"].unique(), style.model_order())
+        spots: dict = {}
+        for _, r in tab.iterrows():
+            x, y = max(r["measured"], floor), max(r["predicted"], floor)
+            k = spots[(x, y)] = spots.get((x, y), -1) + 1
+            off = sd.dodge(k % 5, 5, 0.06) if k else 1.0
+            c = (style.INIT_COLORS.get(r["init"], "0.3") if by_init
+                 else style.model_color(r["model"]))
+            hollow = r["measured_censored"] or r["predicted_censored"]
+            ax.plot(x * off, y / off, ls="", marker=style.model_marker(r["model"]), ms=5,
+                    color=c, mfc="white" if hollow else c, zorder=4,
+                    gid=f"point:{r['model']}:{r['init']}")
+            models_seen += [r["model"]] if r["model"] not in models_seen else []
+            if by_init and r["init"] not in inits_seen:
+                inits_seen.append(r["init"])
+        ticks = [floor, *lengths]
+        ax.plot([floor / 1.5, lengths[-1] * 1.5], [floor / 1.5, lengths[-1] * 1.5],
+                **IDENTITY, zorder=2, gid="identity")
+        ax.set_xscale("log"), ax.set_yscale("log")
+        for set_ticks, set_lim in ((ax.set_xticks, ax.set_xlim), (ax.set_yticks, ax.set_ylim)):
+            set_ticks(ticks, ["none", *map(str, lengths)], minor=False)
+            set_lim(floor / 1.6, lengths[-1] * 1.6)
+        ax.minorticks_off()
+        ax.set_xlabel("measured horizon")
+        ax.set_ylabel("predicted horizon")
+        name = rows["task"].iloc[0]
+        ax.set_title(style.task_title(name) + (" (init study)" if by_init else ""))
+        findings.append(_finding(sweep, name, tab, models))
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], ls="", marker=style.model_marker(mo), color=style.model_color(mo),
+                      label=style.model_label(mo))
+               for mo in style.ordered(models_seen, style.model_order())]
+    handles += [Line2D([], [], ls="", marker="s", color=style.INIT_COLORS.get(i, "0.3"),
+                       label=f"init: {i}") for i in style.ordered(inits_seen, style.INIT_ORDER)]
+    handles += [Line2D([], [], **IDENTITY, label="predicted = measured"),
+                Line2D([], [], ls="", marker="o", mfc="white", color="0.3",
+                       label="censored (≥ longest length)")]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 4))
+    files = style.save(fig, out_dir, NAME)
+    caption = ("Memory horizon predicted from each run's fitted gradient-decay rate r (end of "
+               "training): a run is predicted to carry its length L when exp(r·L) ≥ "
+               f"{TOLERANCE:g}, i.e. L ≤ ln {TOLERANCE:g} / r, and the predicted horizon applies "
+               "the horizon table's rule to these predictions. x: the measured horizon; y: the "
+               "predicted; grey line: equality. Colour and marker: model (colour: initialisation "
+               "in the init study); hollow: censored; 'none': no length carried.")
+    return Made(NAME, TITLE, caption, [p[0] for p in panels], files, findings)
+
+
+def _finding(sweep, name, tab, models) -> str:
+    parts = []
+    order = tab.assign(_m=tab["model"].map(lambda mo: style.rank(mo, models)),
+                       _i=tab["init"].map(lambda i: style.rank(i, style.INIT_ORDER)))
+    for _, r in order.sort_values(["_m", "_i"], kind="stable").iterrows():
+        who = style.model_label(r["model"]) + (f", {r['init']}" if sweep == "init_adding" else "")
+        parts.append(f"{who} {horizon_words(r['predicted'], r['predicted_censored'])} "
+                     f"(measured {horizon_words(r['measured'], r['measured_censored'])})")
+    same = int(((tab["predicted"] == tab["measured"])
+                & (tab["predicted_censored"] == tab["measured_censored"])).sum())
+    return (f"{style.task_title(name)} ({sweep}), memory horizon predicted from the decay rate "
+            f"(ε = {TOLERANCE:g}): " + "; ".join(parts)
+            + f". Equal to the measured horizon in {same} of {len(tab)}.")
