@@ -160,7 +160,8 @@ def test_a_throwaway_model_and_task_train_analyse_aggregate_and_draw(registered,
     # draw: labels, titles and colours from the classes
     done = {d.name: d for d in make_all(results, verbose=False)}
     drawn = {n for n, d in done.items() if isinstance(d, Made)}
-    assert drawn == {"horizon", "curves", "init", "spectral", "eigenspectra", "gradient_decay"}
+    assert drawn == {"horizon", "curves", "init", "spectral", "eigenspectra", "gradient_decay",
+                     "predicted_horizon"}
     horizon = done["horizon"]
     assert horizon.sweeps == ["horizon_first_symbol_test"]
     assert horizon.findings[0].startswith("First symbol: memory horizon")

@@ -19,27 +19,31 @@ import numpy as np
 import pandas as pd
 
 from lrd.figures.data import baseline
+from lrd.results.scores import seed_values, solved_seeds
 from lrd.results.stats import mean_ci
 
 
 def seed_stats(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
     """Seed mean and 95% CI of ``col`` per ``keys`` (module docstring), sorted by ``keys``.
 
-    One seed is one value: a seed with several runs in a group (e.g. at two learning rates)
-    gives the mean of its finite values; non-finite values are left out of the mean and the CI,
-    never out of ``seeds``. ``solved`` counts the seeds with a solved run."""
-    d = rows[[*keys, col]].copy()
-    d[col] = pd.to_numeric(d[col], errors="coerce").where(lambda v: np.isfinite(v))
-    d["_seed"] = rows["seed"] if "seed" in rows else np.arange(len(rows))
-    d["_solved"] = rows["solved"].astype(bool) if "solved" in rows else False
-    per_seed = d.groupby([*keys, "_seed"], sort=True).agg(v=(col, "mean"), ok=("_solved", "any"))
+    One seed is one value (``lrd.results.scores.seed_values``): a seed with several runs in a
+    group (e.g. at two learning rates) gives the mean of its finite values; non-finite values
+    are left out of the mean and the CI, never out of ``seeds``. ``solved`` counts the seeds
+    with a solved run (``lrd.results.scores.solved_seeds``)."""
+    cols = [*keys, "mean", "low", "high", "n", "seeds", "solved"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    if "seed" not in rows:
+        rows = rows.assign(seed=np.arange(len(rows)))
     out = []
-    for key, g in per_seed.groupby(level=list(range(len(keys))), sort=True):
-        m = mean_ci(g["v"])
+    for key, g in rows.groupby(keys, sort=True):
+        values = seed_values(g, col)
+        m = mean_ci(values)
         key = key if isinstance(key, tuple) else (key,)
         out.append({**dict(zip(keys, key)), "mean": m.mean, "low": m.low, "high": m.high,
-                    "n": int(g["v"].notna().sum()), "seeds": len(g), "solved": int(g["ok"].sum())})
-    return pd.DataFrame(out, columns=[*keys, "mean", "low", "high", "n", "seeds", "solved"])
+                    "n": int(np.isfinite(values).sum()), "seeds": len(values),
+                    "solved": solved_seeds(g) if "solved" in g else 0})
+    return pd.DataFrame(out, columns=cols)
 
 
 def score(rows: pd.DataFrame, t, m, col: str | None = None, length: str = "length") -> pd.Series:

@@ -130,7 +130,7 @@ class Block(nn.Module):
 class Attention(Model):
     name = "attention"
     looks = {"attention-rope": Look("Attention (RoPE)", "#CC79A7", "^"),     # purple
-             "attention-alibi": Look("Attention (ALiBi)", "#882255", "v"),   # wine
+             "attention-alibi": Look("Attention (ALiBi)", "#882255", "P"),   # wine
              "attention-nope": Look("Attention (NoPE)", "#AA4499", "<")}     # magenta
     variants = {f"attention-{p}": {"position": p} for p in POSITIONS}
     inits = ("default", "xavier")

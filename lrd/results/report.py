@@ -47,12 +47,12 @@ RULES = """\
 - **Solved.** Each task's own criterion, `Task.solved`: accuracy ≥ 0.99 on the scored positions
   (copy, delayed recall, prefix sum), test MSE < 0.01 on adding. A diverged run counts as not
   solved.
-- **Seeds.** Curves and cells show the mean over seeds; bands span the worst to the best seed,
-  and dots are individual seeds. Heatmaps give the fraction of seeds solved. Failed runs (no
-  metrics) are left out; the seed count is shown with every aggregate. Tables give a score
-  over seeds as the seed mean [95% bootstrap CI] (`lrd.results.stats.mean_ci`: percentile
-  bootstrap of the mean, 2000 resamples, fixed seed; one value per seed) of a normalised
-  score: loss / memoryless baseline loss, or accuracy (`lrd.results.scores`).
+- **Seeds.** Figures and tables show a score over seeds as the seed mean with its 95%
+  bootstrap CI (`lrd.results.stats.mean_ci`: percentile bootstrap of the mean, 2000
+  resamples, fixed seed; one value per seed), as bands, error bars or "mean [lo, hi]", of a
+  normalised score: loss / memoryless baseline loss, or accuracy (`lrd.results.scores`).
+  Dots are individual seeds; cells give the seeds solved. Failed runs (no metrics) are left
+  out; the seed count is shown with every aggregate.
 - **Memory horizon.** For each (task, model, initialisation, regime): the largest training
   length solved by a majority of unique seeds (more than half of the seeds measured there;
   a seed run at several settings solves if any of its runs does); 0 when none is
