@@ -190,8 +190,9 @@ FINDINGS = [
         "Transformer-XL relative. It failed on Parity Check and Modular Arithmetic (Simple) "
         "whatever the encoding (§5.4). It reached 61.9% on Cycle Navigation, above the 20% "
         "chance level but not solved (App. B.3.2). Of the regular tasks it solved only Even "
-        "Pairs. The paper tests no length beyond 500, so lrd's cells at 1000 and 5000 "
-        "extrapolate the claim.",
+        "Pairs. The paper trains only with N = 40 and tests no length beyond 500, so lrd's "
+        "cells at training length 20, and at test lengths 1000 and 5000, extrapolate the "
+        "claim.",
         "Lengths drawn uniformly from 1–40 per batch of 128. Adam with default settings for "
         "1,000,000 steps. LSTM: one layer, 256 units; Transformer: encoder of 5 blocks, "
         "d_model 64. Each model was run with 10 seeds × 3 learning rates (1e-4, 3e-4, 5e-4), "
