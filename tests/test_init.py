@@ -173,7 +173,7 @@ def test_attention_inits():
 def test_forget_bias_needs_a_forget_gate(name, kw):
     """The constructors of these models take no ``forget_bias``; ``apply`` refuses it too."""
     with pytest.raises(ConfigError) as err:
-        lrd.models.init.apply(build(name, hidden_size=4), "default", **kw)
+        lrd.models.init.apply(build(name, hidden_size=8), "default", **kw)
     assert str(err.value) == (f"{name}: forget_bias and chrono apply only to a model with a "
                               "forget gate (lstm)")
 

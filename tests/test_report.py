@@ -119,7 +119,7 @@ def test_readme_states_the_rules_commands_and_findings(results):
     assert "lrd sweep configs/sweeps/prefix_sum_study.yaml --profile cpu" in text
     assert "lrd figures" in text
     assert "accuracy ≥ 0.99" in text and "MSE < 0.01" in text
-    assert "final model" in text and "mean over seeds" in text
+    assert "final model" in text and "seed mean with its 95%" in text
     assert "Copy: memory horizon" in text and "LSTM 40" in text
     # studies without runs are listed as not drawn, not linked
     assert "### Not drawn" in text and "init_adding" in text
