@@ -335,3 +335,18 @@ def test_prefix_sum_title_names_its_modulus():
     assert style.task_title("prefix_sum", tasklib.make("prefix_sum", n=7)) == "Prefix sum mod 7"
     assert style.task_title("prefix_sum") == "Prefix sum"
     assert style.length_axis("copy") == "delay T" and style.length_symbol("delayed_recall") == "D"
+
+
+def test_a_skipped_figure_leaves_no_stale_files(tmp_path):
+    """Files of a figure drawn from earlier results go when the figure is skipped now; files
+    that are no figure's stay."""
+    from lrd.cli import main
+
+    (tmp_path / "runs").mkdir()
+    resultslib.write(tmp_path / "runs", tmp_path)
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    for f in ("init.png", "init.pdf", "horizon.png", "notes.txt"):
+        (figures / f).write_text("old")
+    assert main(["figures", "--results", str(tmp_path)]) == 0
+    assert sorted(p.name for p in figures.iterdir()) == ["notes.txt"]

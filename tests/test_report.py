@@ -115,8 +115,8 @@ def test_readme_links_only_to_files_that_exist(results):
 
 def test_readme_states_the_rules_commands_and_findings(results):
     text = (results / "README.md").read_text()
-    assert "lrd sweep configs/sweeps/regime_copy.yaml --profile cpu" in text
-    assert "lrd sweep configs/sweeps/prefix_sum_study.yaml --profile cpu" in text
+    assert "lrd sweep configs/sweeps/regime_copy.yaml --profile literature" in text
+    assert "lrd sweep configs/sweeps/prefix_sum_study.yaml --profile literature" in text
     assert "lrd figures" in text
     assert "accuracy ≥ 0.99" in text and "MSE < 0.01" in text
     assert "final model" in text and "seed mean with its 95%" in text

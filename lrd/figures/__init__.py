@@ -5,10 +5,12 @@ One module per figure or family: ``horizon`` (memory horizon per task), ``init``
 ``generalisation`` (length generalisation), ``positions`` (attention's positional schemes),
 ``curves`` (training curves), ``spectra`` (spectral radius and σ_max over training,
 eigenspectra), ``gradient`` (gradient decay with its σ_max bound), ``predicted`` (memory
-horizon predicted from the gradient-decay rate against the measured one); ``seeds`` turns seeds into the seed mean with its 95% bootstrap
-CI, ``style`` holds the shared colours and sizes, ``data`` the loading. Each figure goes to
-``results/figures/<name>.{pdf,png}``. A figure whose study has no runs (or whose runs lack what
-it needs) is skipped with a one-line note, never an error.
+horizon predicted from the gradient-decay rate against the measured one); ``seeds`` turns
+seeds into the seed mean with its 95% bootstrap CI, ``style`` holds the shared colours and
+sizes, ``data`` the loading. Each figure goes to ``results/figures/<name>.{pdf,png}``. A figure
+whose study has no runs (or whose runs lack what it needs) is skipped with a one-line note,
+never an error, and its files from an earlier call are deleted: no figure in the folder is
+older than the results it claims to show.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def make_all(results_dir="results", verbose: bool = True) -> list[Made | Skipped
             item = Skipped(f"{make.__module__.rsplit('.', 1)[-1]}.{name}", name,
                            f"error: {type(err).__name__}: {err}")
         done.append(item)
+        if isinstance(item, Skipped):
+            for stale in (out_dir / f"{item.name}.{ext}" for ext in ("pdf", "png")):
+                stale.unlink(missing_ok=True)
         if verbose:
             if isinstance(item, Made):
                 print(f"figure {item.name}: " + ", ".join(str(p) for p in item.files))

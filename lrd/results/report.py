@@ -29,7 +29,7 @@ from lrd.training.record import write_atomic
 
 # -- the report ----------------------------------------------------------------------------
 def command(sweeps: list[str]) -> str:
-    lines = [f"lrd sweep configs/sweeps/{s}.yaml --profile cpu" for s in sweeps]
+    lines = [f"lrd sweep configs/sweeps/{s}.yaml --profile literature" for s in sweeps]
     return "\n".join([*lines, "lrd figures"])
 
 
@@ -201,8 +201,10 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
         out += ["Study status, records per sweep (a run shared by two sweeps counts in both):",
                 ""] + [f"- {line}" for line in status] + [""]
     out += [provenance(results_dir, n_runs), "",
-            "To regenerate everything: `make reproduce` (every sweep on the `cpu` profile), then "
-            "`make figures` (or `lrd figures --results results`).", "", RULES]
+            "To regenerate everything: `make reproduce` (the study: every sweep on the "
+            "`literature` profile, resumable; it ends by redrawing every table and figure). "
+            "To redraw them from the records alone: `make figures` (or "
+            "`lrd figures --results results`).", "", RULES]
     out += ["## How each training regime is scored", "", REGIMES_TEXT, "",
             curriculum_table(runs)]
     out += ["## Figures", ""]
