@@ -150,3 +150,11 @@ def test_readme_reports_status_provenance_and_how_regimes_are_scored(results):
     assert len(re.findall(r"\| copy \| lstm \| default \| \d+ \| [01] \| – \| (True|False) \|",
                           text)) == 6
     assert "| copy | lstm | default | 20 | 1 | – | True |" in text
+
+
+def test_compute_sums_the_wall_time_of_trained_runs():
+    from lrd.results.report import compute
+
+    timing = pd.DataFrame({"run_id": ["a", "b", "c"], "wall_time_s": [1800.0, 3600.0, None]})
+    assert compute(timing).startswith(" Compute: the 2 trained runs took 1.5 h of wall time")
+    assert compute(pd.DataFrame({"run_id": ["a"]})) == ""

@@ -104,9 +104,23 @@ def provenance(results_dir: Path, n_runs: int) -> str:
         return "Whether the records were made from a committed tree is not recorded here."
     dirty = timing["env.git_dirty"].astype(str).str.lower().eq("true")
     known = timing["env.git_dirty"].notna()
-    return (f"{int(dirty.sum())} of {n_runs} records were made from a tree with uncommitted "
+    text = (f"{int(dirty.sum())} of {n_runs} records were made from a tree with uncommitted "
             f"changes (`env.git_dirty` in `timing.csv`)"
             + (f"; {int((~known).sum())} do not say" if (~known).any() else "") + ".")
+    return text + compute(timing)
+
+
+def compute(timing: pd.DataFrame) -> str:
+    """" Compute: ..." the summed wall time of the trained runs in ``timing.csv`` (skipped runs
+    have none), in hours; "" if it is not there."""
+    if "wall_time_s" not in timing:
+        return ""
+    wall = pd.to_numeric(timing["wall_time_s"], errors="coerce").dropna()
+    if wall.empty:
+        return ""
+    return (f" Compute: the {len(wall)} trained runs took {wall.sum() / 3600:.1f} h of wall "
+            f"time in all (`wall_time_s` in `timing.csv`; with N workers the study's own wall "
+            f"time is about that over N).")
 
 
 def _name(r) -> str:
