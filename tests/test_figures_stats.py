@@ -293,3 +293,26 @@ def test_a_lone_point_gets_an_error_bar():
     bars = [c for c in ax.collections if c.get_gid() == "ci" and hasattr(c, "get_segments")]
     assert len(bars) == 1
     np.testing.assert_allclose(bars[0].get_segments()[0], [[10, 0.1], [10, 0.2]])
+
+
+def test_the_curves_panel_is_at_a_length_where_most_models_ran():
+    """With the horizon search, lengths above a model's failures are not run: the panel goes
+    to the middle of the lengths every model ran (10, 100, 200 -> 100), not of all lengths."""
+    from lrd.figures.curves import middle
+
+    ran = {10: "abcd", 20: "d", 50: "d", 100: "abcd", 200: "abcd", 500: "d"}
+    rows = pd.DataFrame([{"length": n, "model": m} for n, ms in ran.items() for m in ms])
+    assert set(middle(rows)["length"]) == {100} and len(middle(rows)) == 4
+
+
+def test_legends_never_get_more_columns_than_the_figure_is_wide():
+    from matplotlib.lines import Line2D
+
+    from lrd.figures import style
+
+    handles = [Line2D([], [], label=f"model {i}") for i in range(5)]
+    for width, cols in ((style.COLUMN, 2), (style.PAGE, 4)):
+        fig, _ = style.figure(width, 2.0)
+        assert style.legend(fig, handles)._ncols == cols
+    fig, _ = style.figure(style.PAGE, 2.0)
+    assert style.legend(fig, handles, most=3)._ncols == 3

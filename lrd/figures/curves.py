@@ -1,7 +1,9 @@
 """Training curves: the seed mean of train loss / memoryless baseline over steps, with its CI.
 
-From the ``horizon_<task>`` sweeps, one panel per task, at the middle training length of the
-sweep (the upper middle for an even count), every seed of every model there. A seed's curve is
+From the ``horizon_<task>`` sweeps, one panel per task, at the middle (the upper middle for an
+even count) of the training lengths where the most models were trained (with the horizon
+search, lengths above a model's failures are not run: e.g. the anchors), every seed of every
+model there. A seed's curve is
 ``train/loss_ratio`` from ``results/curves.csv`` (train/loss over the baseline loss at the
 current training length, as 50-step means), smoothed by a centred running mean over 2 % of its
 steps. The seeds are put on one grid of at most ``GRID`` steps (linear interpolation; a seed
@@ -30,8 +32,9 @@ GRID = 120
 
 
 def middle(rows: pd.DataFrame) -> pd.DataFrame:
-    """Every run at the middle length of ``rows``."""
-    lengths = sorted(rows["length"].unique())
+    """Every run at the middle of the lengths of ``rows`` that the most models have runs at."""
+    models = rows.groupby("length")["model"].nunique()
+    lengths = sorted(models.index[models == models.max()])
     return rows[rows["length"] == lengths[len(lengths) // 2]]
 
 
@@ -117,11 +120,12 @@ def make(runs, results_dir: Path, out_dir: Path):
                       label=style.model_label(mo))
                for mo in style.ordered(models_seen, style.model_order())]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline (= 1)")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
+    style.legend(fig, handles, most=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
     caption = ("Training loss divided by the memoryless baseline loss over training steps "
                "(log axis, each panel its own scale; below 1 means the model uses its memory), "
-               "one panel per task at the middle training length of its horizon sweep. Lines: "
+               "one panel per task at the middle of the training lengths of its horizon sweep "
+               "where the most models were trained. Lines: "
                f"the seed mean ({'/'.join(map(str, sorted(counts)))} seeds) of each model's "
                "smoothed curves (running mean over 2 % of the steps); bands: its 95% bootstrap "
                "CI; markers are staggered so that lines on the same values stay apart; a seed "

@@ -121,7 +121,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                            label=style.REGIME_LABELS.get(r, r)) for r in regimes]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5))
+    style.legend(fig, handles)
     files = style.save(fig, out_dir, NAME)
     caption = (f"Length generalisation on {t.name} (n = {getattr(t, 'n', '?')}): test accuracy "
                "of the final model against the test length (log axis), one panel per training "

@@ -87,7 +87,7 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init"),
                Line2D([], [], color="0.2", lw=0.8, ls=":",
                       label=r"bound $\sigma_{\max}(W_{hh})^{\mathrm{lag}}$ after training")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=3)
+    style.legend(fig, handles, most=3)
     files = style.save(fig, out_dir, name)
     caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
                f"the lag T − t, vanilla RNN on adding at T = {mid}, lowest seed per "

@@ -116,8 +116,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     if any_skipped:
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none",
                               markeredgecolor="0.35", label="not run (horizon search)"))
-    fig.legend(handles=handles, loc="outside upper center",
-               ncol=-(-len(handles) // 2) if n > 1 else 2)   # one column-wide panel: 2
+    style.legend(fig, handles, most=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
     seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
                    .groupby(["group", "model", "length"])["seed"].nunique().unique())

@@ -123,7 +123,7 @@ def make(runs, results_dir: Path, out_dir: Path):
                for lk in look.values()]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5))
+    style.legend(fig, handles)
     files = style.save(fig, out_dir, NAME)
     caption = ("The causal-attention model with each positional scheme: "
                + ("test accuracy against the copy delay T; " if COPY in parts else "")

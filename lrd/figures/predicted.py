@@ -147,7 +147,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     handles += [Line2D([], [], **IDENTITY, label="predicted = measured"),
                 Line2D([], [], ls="", marker="o", mfc="white", color="0.3",
                        label="censored (≥ longest length)")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 4))
+    style.legend(fig, handles, most=4)
     files = style.save(fig, out_dir, NAME)
     caption = ("Memory horizon predicted from each run's fitted gradient-decay rate r (end of "
                "training): a run is predicted to carry its length L when exp(r·L) ≥ "

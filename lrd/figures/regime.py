@@ -91,7 +91,7 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
                       label=style.model_label(mo)) for mo in models_seen]
     handles += [Line2D([], [], **style.BASELINE, label="memoryless baseline"),
                 Line2D([], [], **style.THRESHOLD, label="solved threshold")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+    style.legend(fig, handles, most=len(handles))
     files = style.save(fig, out_dir, NAME)
     caption = ("Test score of the final model per training regime (x axis), one panel per sweep "
                "and training length. Markers: the seed mean; error bars: its 95% bootstrap CI; "

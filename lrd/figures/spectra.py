@@ -116,7 +116,7 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
     handles = [Line2D([], [], color=style.INIT_COLORS.get(i, "0.3"), label=i) for i in inits]
     handles += [Line2D([], [], color="0.2", label=r"$\rho$ (spectral radius)"),
                 Line2D([], [], color="0.2", ls="--", label=r"$\sigma_{\max}$ (largest singular value)")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=-(-len(handles) // 2))
+    style.legend(fig, handles, most=-(-len(handles) // 2))
     files = style.save(fig, out_dir, name)
     caption = ("Spectral radius ρ (solid) and largest singular value σ_max (dashed) of the "
                f"recurrent matrix W_hh over training, vanilla RNN on adding at T = {mid}, one "
@@ -191,7 +191,7 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec="0.55", label="at init"),
                Line2D([], [], ls="", marker="o", color="0.2", label="after training"),
                Line2D([], [], color="0.5", ls="--", lw=0.6, label="unit circle")]
-    fig.legend(handles=handles, loc="outside upper center", ncol=3)
+    style.legend(fig, handles, most=3)
     files = style.save(fig, out_dir, name)
     caption = ("Eigenvalues of the recurrent matrix W_hh in the complex plane, vanilla RNN on "
                f"adding at T = {mid} (lowest seed): rows are models, columns initialisations; "

@@ -25,6 +25,7 @@ from lrd.tasks import TASKS  # noqa: E402
 
 COLUMN = 3.3   # inches, one column of a two-column paper
 PAGE = 6.9     # inches, full text width
+LEGEND_COLUMN = 1.65   # inches a legend column needs at the figures' font size
 
 # Initialisations and regimes get their own fixed order, colours and line styles.
 INIT_ORDER = list(SCHEMES)   # as lrd/models/init.py lists them
@@ -193,6 +194,13 @@ def heatmap(ax, values, labels, row_names, col_names, vmin=0.0, vmax=1.0, cmap="
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     return im
+
+
+def legend(fig: Figure, handles: list, most: int = 5):
+    """The figure's legend above its panels, in as many columns (at most ``most``) as fit the
+    figure's width at ``LEGEND_COLUMN`` inches a column, so no entry is cut off."""
+    ncol = max(1, min(len(handles), most, int(fig.get_figwidth() // LEGEND_COLUMN)))
+    return fig.legend(handles=handles, loc="outside upper center", ncol=ncol)
 
 
 def log_y(ax) -> None:
