@@ -18,8 +18,9 @@ that equal a sequence of the run's fixed validation or test sets at that length 
 drawing replacements from the same train stream, so no evaluated sequence is ever trained on.
 Where the evaluation sets hold nearly every sequence of a length (prefix sum at L=1 has 3), no
 replacement can be found; that length is then trained on as drawn and reported (``saturated``).
-Equality is tested on ``keys``: each sequence's inputs projected on fixed random float64
-weights (equal inputs, equal keys; distinct inputs collide with probability ~0). Where the
+Equality is tested on ``keys``: each sequence's input bits times fixed random int64 weights,
+summed (equal inputs, equal keys, on any device and in any batch; distinct inputs collide
+with probability ~2^-64). Where the
 space is large no row is ever a hit and the stream is exactly the plain one.
 """
 
@@ -54,13 +55,18 @@ def fixed_set(task: Task, length: int, size: int, seed: int, split: str, device=
 @lru_cache(maxsize=64)
 def _key_weights(width: int, device: str) -> torch.Tensor:
     g = torch.Generator().manual_seed(20240601)
-    return torch.rand(width, generator=g, dtype=torch.float64).add_(0.5).to(device)
+    return torch.randint(-2 ** 62, 2 ** 62, (width,), generator=g, dtype=torch.int64).to(device)
 
 
 def keys(inputs: torch.Tensor) -> torch.Tensor:
-    """float64 [B]: one key per sequence of ``inputs`` [B, L, C] (module docstring)."""
-    flat = inputs.reshape(len(inputs), -1).to(torch.float64)
-    return flat @ _key_weights(flat.shape[1], str(inputs.device))
+    """int64 [B]: one key per sequence of ``inputs`` [B, L, C] (module docstring): the bit
+    patterns of its values times fixed random int64 weights, summed. Integer arithmetic (which
+    wraps) is exact and associative, so a row's key never depends on the batch it is in, its
+    position there, or the device (a float64 projection did: matrix-vector rounding follows
+    the batch shape)."""
+    flat = inputs.reshape(len(inputs), -1).contiguous()
+    bits = flat.view(torch.int32 if flat.element_size() == 4 else torch.int64).to(torch.int64)
+    return (bits * _key_weights(bits.shape[1], str(inputs.device))).sum(1)
 
 
 def take(batch: Batch, rows: torch.Tensor) -> Batch:
@@ -84,7 +90,12 @@ def member(k: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
 
 class HeldOut:
     """The keys of a run's fixed evaluation sets, by length, sorted: ``sizes(length)`` lists
-    the (split, size) pairs evaluated at that length; keys are computed once per length."""
+    the (split, size) pairs evaluated at that length; keys are computed once per length, in
+    chunks (a 32768-sequence test set is never converted whole). Each set is drawn where it is
+    evaluated: the validation set on the CPU (``lrd.training.module.FixedSet``), a test set on
+    ``device`` (``lrd.training.run``); the CPU and CUDA generators give different streams."""
+
+    CHUNK = 4096
 
     def __init__(self, task: Task, seed: int, sizes, device="cpu"):
         self.task, self.seed, self.sizes, self.device = task, seed, sizes, device
@@ -92,9 +103,12 @@ class HeldOut:
 
     def at(self, length: int) -> torch.Tensor:
         if length not in self.cache:
-            parts = [keys(fixed_set(self.task, length, n, self.seed, split, self.device).inputs)
-                     for split, n in self.sizes(length)]
-            held = torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+            parts = []
+            for split, n in self.sizes(length):
+                where = "cpu" if split == "val" else self.device
+                full = fixed_set(self.task, length, n, self.seed, split, where)
+                parts += [keys(b.inputs).to(self.device) for b in full.split(self.CHUNK)]
+            held = torch.cat(parts) if parts else torch.empty(0, dtype=torch.int64)
             self.cache[length] = held.sort().values
         return self.cache[length]
 

@@ -256,3 +256,15 @@ def test_a_length_whose_sequences_are_all_held_is_trained_on_as_drawn(tmp_path):
                              "analysis.enabled=false", "log.wandb=false",
                              "train.progress_bar=false", f"log.out={tmp_path}"]))
     assert rec["status"] == "complete" and rec["held_out_saturated_lengths"][:1] == [1]
+
+
+def test_a_sequence_has_one_key_in_any_batch():
+    """The key of a row does not depend on the batch size or its place in the batch (a float
+    projection's rounding did, at batch sizes that are not multiples of 4)."""
+    task = lrd.tasks.make("prefix_sum")
+    batch = task.sample(1024, 10, data.generator(SEED, "val"))
+    whole = data.keys(batch.inputs)
+    for size in (1, 3, 5, 7, 17, 33, 64):
+        parts = torch.cat([data.keys(b.inputs) for b in batch.split(size)])
+        assert torch.equal(parts, whole), size
+    assert whole.dtype == torch.int64

@@ -350,3 +350,21 @@ def test_a_skipped_figure_leaves_no_stale_files(tmp_path):
         (figures / f).write_text("old")
     assert main(["figures", "--results", str(tmp_path)]) == 0
     assert sorted(p.name for p in figures.iterdir()) == ["notes.txt"]
+
+
+def test_a_figure_that_raises_is_skipped_under_its_own_name_and_leaves_no_stale_file(
+        tmp_path, monkeypatch, capsys):
+    import lrd.figures as figures
+    from lrd.figures import make_all
+
+    (tmp_path / "runs").mkdir()
+    resultslib.write(tmp_path / "runs", tmp_path)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "curves.png").write_text("old")
+
+    def broken(runs, results_dir, out_dir):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(figures, "FIGURES", [("curves", broken)])
+    done = make_all(tmp_path, verbose=False)
+    assert [(d.name, d.note) for d in done] == [("curves", "error: RuntimeError: boom")]
+    assert not (tmp_path / "figures" / "curves.png").exists()

@@ -414,3 +414,19 @@ def test_a_runs_work_is_its_step_budget_times_its_sequence_length():
     by_length = {j.length: runner.work(j) for j in jobs}
     assert by_length[10] == 4000 * 30 and by_length[100] == 8000 * 120
     assert by_length[500] == 12000 * 520     # the budget of the largest min_length <= 500
+
+
+def test_a_run_stopped_from_outside_in_a_cut_group_is_recorded_skipped(tmp_path, stub):
+    """rnn at 4 (seed 0) was stopped by SIGTERM in an earlier call: no result, so pending. Its
+    group is cut at 2: the stopped record is replaced by a skipped one and counted, never left
+    pending for ever (which kept the bar and the ETA from finishing)."""
+    stub()
+    path, out = write_sweep(tmp_path), tmp_path / "runs"
+    job = next(j for j in sweep.plan(sweep.load(path, "quick"), str(out))
+               if j.config["model"]["name"] == "rnn" and j.length == 4 and j.config["seed"] == 0)
+    record.finish(record.staging_dir(out, job.run_id),
+                  {"run_id": job.run_id, "config": job.config, "status": "failed",
+                   "error": "SIGTERMException: stopped", "solved": False})
+    counts = search(path, out)
+    assert by_cell(out)[("rnn", 4, 0)]["status"] == "skipped"
+    assert counts["not_run"] == 6 and counts["skipped"] == 0

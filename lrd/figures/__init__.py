@@ -22,18 +22,18 @@ from lrd.figures import (curves, generalisation, gradient, horizon, init, positi
                          regime, spectra, style)
 from lrd.figures.data import Made, Skipped, load_runs, require_results
 
-# In report order.
+# In report order: (the figure's file name, the function that draws it).
 FIGURES = [
-    horizon.make,
-    curves.make,
-    init.make,
-    regime.make_regime,
-    generalisation.make,
-    positions.make,
-    spectra.make_spectral,
-    spectra.make_eigenspectra,
-    gradient.make_gradient_decay,
-    predicted.make,
+    ("horizon", horizon.make),
+    ("curves", curves.make),
+    ("init", init.make),
+    ("regime", regime.make_regime),
+    ("generalisation", generalisation.make),
+    ("positions", positions.make),
+    ("spectral", spectra.make_spectral),
+    ("eigenspectra", spectra.make_eigenspectra),
+    ("gradient_decay", gradient.make_gradient_decay),
+    ("predicted_horizon", predicted.make),
 ]
 
 
@@ -45,18 +45,16 @@ def make_all(results_dir="results", verbose: bool = True) -> list[Made | Skipped
     out_dir = results_dir / "figures"
     runs = load_runs(results_dir)
     done = []
-    for make in FIGURES:
+    for name, make in FIGURES:
         try:
             with matplotlib.rc_context(style.RC):
                 item = make(runs, results_dir, out_dir)
         except Exception as err:  # one broken figure must not cost the others
-            name = getattr(make, "__name__", "figure")
             traceback.print_exc()
-            item = Skipped(f"{make.__module__.rsplit('.', 1)[-1]}.{name}", name,
-                           f"error: {type(err).__name__}: {err}")
+            item = Skipped(name, name, f"error: {type(err).__name__}: {err}")
         done.append(item)
-        if isinstance(item, Skipped):
-            for stale in (out_dir / f"{item.name}.{ext}" for ext in ("pdf", "png")):
+        if isinstance(item, Skipped):   # its files from earlier results go
+            for stale in (out_dir / f"{name}.{ext}" for ext in ("pdf", "png")):
                 stale.unlink(missing_ok=True)
         if verbose:
             if isinstance(item, Made):

@@ -12,8 +12,9 @@ state (attention). The fitted decay exp(r·lag) falls below the tolerance ε = `
 and a run is predicted to carry its own length L when L ≤ lag*. The predicted horizon of a
 (task, model, init, regime) is ``lrd.results.horizon`` applied to these predicted outcomes in
 place of the measured ones: the same rule, seeds and censoring as the measured horizon (the
-horizon table), so that the two are on one scale. Runs the horizon search did not run count as
-not carried in both (the search's premise); a group without any rate is left out.
+horizon table), so that the two are on one scale. Runs the horizon search did not run are no
+measurement in either (as in the horizon table); a run without a rate (diverged, analysis off)
+predicts nothing and is left out of the prediction; a group without any rate is left out.
 
 The figure: one panel per sweep (``horizon_<task>``; ``init_adding``), measured horizon on x,
 predicted on y (log axes, "none" below the shortest length), the identity line grey; colour
@@ -66,14 +67,17 @@ def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFram
     rows["lag_star"] = rows["rate"].map(lag_star)
     both = pd.concat([rows, skipped], ignore_index=True)
     both["solved"] = both["solved"].fillna(False).astype(bool)
-    predicted = both.assign(solved=both["length"] <= both["lag_star"].fillna(-math.inf))
+    # a run without a rate (diverged, no analysis) predicts nothing: left out, not a failure
+    status = both["status"] if "status" in both else pd.Series("complete", index=both.index)
+    has = both["lag_star"].notna() | (status == resultslib.SKIPPED)
+    predicted = both[has].assign(solved=both.loc[has, "length"] <= both.loc[has, "lag_star"])
     keys = resultslib.HORIZON_KEYS
     out = []
     h_meas = resultslib.horizon(both).set_index(keys)
     h_pred = resultslib.horizon(predicted).set_index(keys)
     counts = rows.groupby(keys)["rate"].apply(lambda r: int(np.isfinite(r).sum()))
     for key in h_meas.index:
-        if counts.get(key, 0) == 0:
+        if counts.get(key, 0) == 0 or key not in h_pred.index:
             continue
         (m, mc), (p, pc) = horizon_value(h_meas.loc[key]), horizon_value(h_pred.loc[key])
         out.append({**dict(zip(keys, key)), "measured": m, "measured_censored": mc,

@@ -42,8 +42,8 @@ RULES = """\
   means of the per-step logs, which stay out of git) and, where present, `analysis_*.npz`.
   Nothing comes from the W&B API and nothing is edited by hand.
 - **Which model is evaluated.** The final model of each run (not the best checkpoint), on the
-  run's fixed test set (its own seeded generator stream, never used in training), at the training
-  length and at every `train.eval_lengths`.
+  run's fixed test set (its own seeded generator stream; no training batch holds one of its
+  sequences, `lrd.data.exclude`), at the training length and at every `train.eval_lengths`.
 - **Solved.** Each task's own criterion, `Task.solved`: accuracy ≥ 0.99 on the scored positions
   (copy, delayed recall, prefix sum), test MSE < 0.01 on adding. A diverged run counts as not
   solved.
@@ -51,7 +51,9 @@ RULES = """\
   bootstrap CI (`lrd.results.stats.mean_ci`: percentile bootstrap of the mean, 2000
   resamples, fixed seed; one value per seed), as bands, error bars or "mean [lo, hi]", of a
   normalised score: loss / memoryless baseline loss, or accuracy (`lrd.results.scores`).
-  Dots are individual seeds; cells give the seeds solved. Failed runs (no metrics) are left
+  With 3 seeds this interval is the range of the seeds (min to max), whose real coverage is
+  about 75%, not 95% (about 85% with 5 seeds; `lrd/results/stats.py`): read it as the
+  spread of the seeds. Dots are individual seeds; cells give the seeds solved. Failed runs (no metrics) are left
   out; the seed count is shown with every aggregate.
 - **Memory horizon.** For each (task, model, initialisation, regime): the largest training
   length solved by a majority of unique seeds (more than half of the seeds measured there;
@@ -59,7 +61,11 @@ RULES = """\
   (`lrd.results.horizon`). When it is the longest length measured it is censored, shown
   "≥ T": the true horizon may be longer. It is also given with the solve tolerance halved
   and doubled (accuracy error 1 − 0.99 = 0.01 → accuracy ≥ 0.995 / ≥ 0.98; MSE 0.01 →
-  < 0.005 / < 0.02), read from each task class.
+  < 0.005 / < 0.02), read from each task class; "–" where no seed was measured. The step
+  budget grows with the length (the profile's `train.max_steps` table), so a model can fail
+  at one length and solve a longer one with more steps: the horizon is the largest length
+  solved, and the horizon search's premise (failing at T, it fails at 2T) is weakest across
+  a budget step.
 - **Not run.** A sweep in horizon-search mode does not train a model at the lengths above the
   first one where every seed failed (`lrd sweep --full-grid` trains them). Such a cell is
   recorded as skipped, with the reason: the horizon table names it "not run (failed at T)", the

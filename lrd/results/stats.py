@@ -8,8 +8,10 @@ jackknife acceleration is unstable and undefined when a leave-one-out mean repea
 
 Degenerate inputs are answered exactly, without resampling: no finite value gives
 (nan, nan, nan); one value v gives (v, nan, nan) (one seed has no interval); n equal values v
-give (v, v, v). With n seeds the percentile interval can never leave [min, max] of the values:
-a 3-seed interval is wide, and says so.
+give (v, v, v). With n seeds the percentile interval can never leave [min, max] of the values,
+and with 3 it is exactly [min, max]: a resample of 3 values is all the lowest one with
+probability 1/27 = 3.7% > 2.5%. Its real coverage of the mean is then about 75%, not 95% (about
+85% with 5 seeds); the report says so wherever it uses 3-seed intervals.
 """
 
 from __future__ import annotations

@@ -66,8 +66,9 @@ def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["task", "model", "init", "regime", "horizon",
                                      "max_length", "seeds"])
     h = ordered(h)
-    for c in ("horizon", "horizon_strict", "horizon_loose"):
-        h[c] = [horizon_text(v, n) for v, n in zip(h[c], h["longest_run"])]
+    for c in ("horizon", "horizon_strict", "horizon_loose"):   # no seed measured: "–"
+        h[c] = [horizon_text(v if k > 0 else None, n)
+                for v, n, k in zip(h[c], h["longest_run"], h["seeds"])]
     for c in ("max_length", "seeds"):
         h[c] = h[c].astype(int)
     cols = ["task", "model", "init", "regime", "horizon", "horizon_strict", "horizon_loose",

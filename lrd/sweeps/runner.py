@@ -6,8 +6,9 @@ see ``spec``), so bad input writes nothing. Then, sweep after sweep in the order
 the sweep's run ids in ``<out>/_sweeps/<name>.txt`` and trains the runs not yet recorded in N
 worker processes (one pool for all), with one progress bar for all of them. The bar counts
 runs; its ``eta`` is the work left (each pending run's step budget × sequence length, its
-``work``) over the rate at which work has been done so far in this call. Solved runs stop
-early, so the rate grows with them and the ETA is an upper bound early on.
+``work``) over the rate at which budgeted work has been done so far in this call: an estimate,
+not a bound. Runs that stop early (solved) or are skipped make it shrink faster than the
+clock; long unsolved runs late in the study make it grow.
 
 Where runs go: ``--out``, else the runs' own ``log.out`` (the defaults' ``.lrd/runs``, or a
 profile's, such as smoke's ``.lrd/smoke/runs``); relative paths are from the repository root.
@@ -197,9 +198,12 @@ def skipped_record(job: Job, failed_at: int, evidence: list[str]) -> dict:
             "env": record.git_state()}
 
 
-def write_skipped(job: Job, failed_at: int, evidence: list[str]) -> bool:
+def write_skipped(job: Job, failed_at: int, evidence: list[str],
+                  redo: tuple[str, ...] = (SKIPPED,)) -> bool:
     """Record ``job`` as skipped (atomically, under its run lock) unless it has a record
-    already: a real one is kept, a skipped one with the same reason too. True if written."""
+    already: a real one is kept (but one that is to be trained again, ``redone``: a run
+    stopped from outside, or a failed one under ``--retry-failed``, is no result and is
+    replaced), a skipped one with the same reason too. True if written."""
     from filelock import FileLock
 
     locks = job.out / ".locks"
@@ -208,7 +212,8 @@ def write_skipped(job: Job, failed_at: int, evidence: list[str]) -> bool:
     with FileLock(str(locks / f"{job.run_id}.lock")):
         old = record.read(job.out / job.run_id)
         if old is not None and (old.get("status") != SKIPPED
-                                or old.get("reason") == rec["reason"]):
+                                or old.get("reason") == rec["reason"]) \
+                and not (old.get("status") != SKIPPED and redone(old, redo)):
             return False
         record.finish(record.staging_dir(job.out, job.run_id), rec)
     return True
@@ -293,8 +298,9 @@ class _Pool:
     def not_run(self, job: Job, failed_at: int, evidence: list[str]) -> None:
         """Record ``job`` as skipped by the horizon search (a real record is kept: it was
         not pending, so it is neither counted nor a step of the bar)."""
-        write_skipped(job, failed_at, evidence)
-        if record.read(job.out / job.run_id).get("status") == SKIPPED:
+        write_skipped(job, failed_at, evidence, self.redo)
+        if record.read(job.out / job.run_id).get("status") == SKIPPED \
+                and job.run_id in self.pending:
             self.counts["not_run"] += 1
             self._finished(job.run_id, ran=False)
             self.bar.update(1)
