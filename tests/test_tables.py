@@ -235,3 +235,23 @@ def test_a_cell_of_diverged_runs_is_shown_but_not_judged():
     found = literature.cells(COPY, runs)
     assert (found[0].seeds, found[0].verdict) == (3, "no finite score")
     assert literature.verdict(found) == "not judged yet (no finite score)"
+
+
+ADDING = next(f for f in literature.FINDINGS if f.key == "urnn_adding")
+
+
+def test_a_cell_the_search_did_not_run_is_named_and_stops_an_agree():
+    """uRNN adding: the LSTM (published: below the baseline) agrees at 200 and 400, but at 750
+    the horizon search did not run it (every seed failed at 400 in this made-up table): the
+    cell says so, is not judged, and the finding cannot read "agree"."""
+    rows = [lit_run("lstm", n, s, 0.1 + 0.01 * s, group="horizon_adding", task="adding")
+            for n in (200, 400) for s in range(3)]
+    rows += [lit_run("rnn-tanh", n, s, 1.0, group="horizon_adding", task="adding")
+             for n in (400, 750) for s in range(3)]
+    rows += [{**lit_run("lstm", 750, s, float("nan"), group="horizon_adding", task="adding"),
+              "status": "skipped", "failed_at": 400, "test.loss": None} for s in range(3)]
+    found = literature.cells(ADDING, pd.DataFrame(rows))
+    cell = next(c for c in found if c.model == "lstm" and c.length == 750)
+    assert cell.verdict == "not run: every seed failed at T=400" and cell.seeds == 0
+    assert {c.verdict for c in found if c is not cell} == {"agree"}
+    assert literature.verdict(found) == "partly"

@@ -43,12 +43,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lrd.figures.data import study
+from lrd.figures.data import not_run, study
 from lrd.results import scores as sc
 
 MIN_SEEDS = 3
 LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
 NOT_MEASURED = "not measured yet"
+NOT_RUN = "not run"   # the horizon search skipped the cell
 TOO_FEW = "too few seeds"
 NO_SCORE = "no finite score"
 
@@ -261,9 +262,27 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                 for t in f.test_lengths or [None]:
                     values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
                     ci, v = judge(values, f.cut, sub.side)
+                    if not values and (why := _not_run(runs, f, sub, label, n)):
+                        v = why
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
                                     ci, sub.side, v))
     return out
+
+
+def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n) -> str:
+    """"not run: every seed failed at T=..." when the horizon search skipped this cell, else
+    "". Never judged, but it stops a finding from reading "agree" where the published side is
+    "below" (a model said to have memory there failed at a shorter length)."""
+    skipped = pd.concat([not_run(runs, s) for s in f.sweeps], ignore_index=True)
+    if skipped.empty:
+        return ""
+    mine = skipped[(skipped["task"] == f.task) & (skipped["model"] == label)
+                   & (skipped["init"] == sub.init) & (skipped["regime"] == sub.regime)
+                   & (skipped["length"] == n)]
+    if mine.empty:
+        return ""
+    at = sorted({int(x) for x in pd.to_numeric(mine["failed_at"], errors="coerce").dropna()})
+    return f"{NOT_RUN}: every seed failed at T={'/'.join(map(str, at))}"
 
 
 def _column(score: str, test_length: int | None) -> str:
@@ -275,8 +294,11 @@ def _column(score: str, test_length: int | None) -> str:
 
 
 def verdict(found: list[Cell]) -> str:
-    """The finding's verdict from its cells (module docstring)."""
+    """The finding's verdict from its cells (module docstring); a cell the horizon search did
+    not run where the published side is "below" keeps it from "agree"."""
     judged = [c.verdict for c in found if c.verdict in ("agree", "disagree", "unclear")]
+    if judged and any(c.verdict.startswith(NOT_RUN) and c.expected == "below" for c in found):
+        judged.append("unclear")
     if not judged:
         why = sorted({c.verdict for c in found} - {NOT_MEASURED})
         return f"not judged yet ({', '.join(why)})" if why else NOT_MEASURED
