@@ -218,3 +218,28 @@ def test_malloc_tuning_at_import_changes_no_numbers():
         outs.append(subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                    capture_output=True, text=True).stdout)
     assert outs[0] == outs[1] and outs[0].count("\n") == 3
+
+
+@pytest.mark.parametrize("kind", ["rnn-tanh", "rnn-relu", "gru"])
+def test_no_grad_forward_equals_the_training_forward(kind):
+    """The GRU kernel skips its backward factors when no gradient is wanted (evaluation); the
+    values must not depend on it. Nor may the RNN's (the same code path either way)."""
+    x, h0, *w = params((L, B, I), (B, H), ((3 if kind == "gru" else 1) * H, I),
+                       ((3 if kind == "gru" else 1) * H, H), ((3 if kind == "gru" else 1) * H,),
+                       ((3 if kind == "gru" else 1) * H,), dtype=torch.float32)
+    layer = gru_layer if kind == "gru" else (lambda *a: rnn_layer(*a, phi=kind[4:]))
+    with torch.no_grad():
+        quiet = layer(x, h0, *w)
+    assert not quiet.requires_grad
+    loud = layer(x, h0, *w)
+    assert loud.requires_grad
+    assert torch.equal(quiet, loud.detach())
+
+
+def test_tanh_via_sigmoid_is_tanh_to_float32_round_off():
+    """The kernels' tanh(a) = 2σ(2a) - 1 against float64 tanh over a wide range of a."""
+    a = torch.linspace(-12, 12, 200001)
+    x, h0 = a.view(1, -1, 1), torch.zeros(a.numel(), 1)
+    one, zero = torch.ones(1, 1), torch.zeros(1)
+    got = rnn_layer(x, h0, one, torch.zeros(1, 1), zero, zero, phi="tanh").flatten()
+    assert (got.double() - torch.tanh(a.double())).abs().max() < 3e-7
