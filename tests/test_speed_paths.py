@@ -81,6 +81,12 @@ class AutomaticLitRun(LitRun):
             self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
         return loss
 
+    def on_before_optimizer_step(self, optimizer):
+        clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
+        if self.logging_step:
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False, batch_size=1)
+
     def configure_optimizers(self):
         conf = super().configure_optimizers()
         if isinstance(conf, dict):
@@ -332,3 +338,23 @@ def test_fit_runs_deterministic_without_nan_filling(run_tiny, monkeypatch):
     run_tiny("task/copy.yaml", "model/lstm.yaml", overrides=["task.length=3"])
     assert seen and all(s == (True, False) for s in seen)
     assert det.fill_uninitialized_memory is False, "left as make_trainer set it"
+
+
+def test_the_bare_loop_and_lightning_end_with_the_same_weights(tmp_path):
+    """The benchmark's two paths do the same work: the same steps on the same batches end with
+    the same weights, bit for bit (cosine schedule with warm-up, tight clipping), and those
+    weights moved."""
+    import copy
+
+    import lightning_vs_bare as lvb
+
+    task = lrd.tasks.make("copy")
+    torch.manual_seed(0)
+    base = lrd.models.make("lstm", task, hidden_size=8)
+    optim = Optim(lr=1e-2, schedule="cosine", warmup_steps=3, grad_clip=0.05)
+    lit, bare = copy.deepcopy(base), copy.deepcopy(base)
+    lvb.lightning_round(task, lit, 4, 8, 12, 2, 0, optim, tmp_path, log_every=5)
+    lvb.bare_round(task, bare, 4, 8, 12, 2, 0, optim)
+    for p, q, r in zip(lit.parameters(), bare.parameters(), base.parameters()):
+        assert torch.equal(p, q)
+    assert any(not torch.equal(p, r) for p, r in zip(lit.parameters(), base.parameters()))
