@@ -5,7 +5,11 @@ training length (the stream itself is the train loader: no DataLoader around it)
 the fixed validation set at that length; the length is the run's ``LengthSchedule``'s
 (lrd/training/schedule.py), which alone grows it (curriculum) and stops the run when it is
 solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
-when the loss becomes non-finite (``diverged``).
+when the loss becomes non-finite (``diverged``). It takes each optimiser step itself (Lightning's
+manual optimisation): the same step, in the same order, as Lightning's automatic loop took it,
+without that loop's per-step closure and hook machinery (~0.2-0.5 ms a step on this project's
+CPUs; benchmarks/README.md); metrics.csv and the record are the same, byte for byte
+(tests/test_speed_paths.py).
 
 Logging, all through ``self.log``: on the steps Lightning sends to the loggers (every
 ``log.every`` steps, the Trainer's ``log_every_n_steps``, and at a stop) the training step logs
