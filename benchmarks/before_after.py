@@ -2,18 +2,21 @@
 
 Loads ``LitRun`` from ``git show REV:lrd/training/module.py`` (default: 9cd063f, the last
 revision that logged training metrics straight to the loggers, past ``self.log``, with the
-``__setattr__`` bypass) and from the working tree, and times, in one process, alternating rounds:
-old Lightning, new Lightning, bare loop (benchmarks/lightning_vs_bare.py). Both LitRuns are fitted
-by today's Trainer (``make_trainer``) with today's TaskData, so the columns differ only by the
-module. Writes ``results/bench/before_after.csv``.
+``__setattr__`` bypass; 3ec4a63: the last one under Lightning's automatic optimisation) and from
+the working tree, and times, in one process, alternating rounds: old Lightning, new Lightning,
+bare loop (benchmarks/lightning_vs_bare.py). Both LitRuns are fitted by today's Trainer
+(``make_trainer``) with today's TaskData, so the columns differ only by the module. The ratios
+are medians of the per-round ratios (each round's three timings are adjacent). Writes
+``results/bench/before_after.csv``.
 
-    .venv/bin/python benchmarks/before_after.py [--rev 9cd063f] [--threads 1]
+    .venv/bin/python benchmarks/before_after.py [--rev 9cd063f] [--threads 1] [--all]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import statistics
 import subprocess
 import sys
@@ -52,6 +55,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=45)
     p.add_argument("--quick", action="store_true", help="one point (LSTM H=64 copy 30)")
+    p.add_argument("--all", action="store_true",
+                   help="the five points of lightning.csv (bench.py --only lightning)")
     p.add_argument("--log-every", type=int, default=1, help="log.every of both runs")
     p.add_argument("--csv", default="before_after.csv", help="file name in results/bench/")
     p.add_argument("--cpu-time", action="store_true",
@@ -61,8 +66,12 @@ def main(argv=None):
     timer = time.thread_time if args.cpu_time else time.perf_counter
     Old = old_litrun(args.rev)
 
+    old_takes_length = "target_length" in inspect.signature(Old).parameters
+
     def make_old(task, model, regime, optim, length, steps):
-        return Old(task, model, regime, optim, length, steps)
+        if old_takes_length:    # 9cd063f: LitRun(task, model, regime, optim, length, steps)
+            return Old(task, model, regime, optim, length, steps)
+        return Old(task, model, regime, optim, steps)
 
     def make_new(task, model, regime, optim, length, steps):
         return LitRun(task, model, regime, optim, steps)
@@ -72,6 +81,10 @@ def main(argv=None):
               ("lstm", "adding", 200, 128, 64)]
     if args.quick:
         points = points[1:2]
+    elif args.all:
+        points = [("rnn", "copy", 30, 64, 64), ("lstm", "copy", 30, 64, 64),
+                  ("gru", "prefix_sum", 100, 64, 64), ("lstm", "adding", 200, 128, 64),
+                  ("attention", "copy", 30, 64, 64)]
     for model_name, task_name, length, hidden, batch in points:
         task = lrd.tasks.make(task_name)
         torch.manual_seed(0)
@@ -87,14 +100,17 @@ def main(argv=None):
                 ts["bare"].append(lvb.bare_round(task, copy.deepcopy(base), length, batch,
                                                  args.steps, 5, 0, Optim(), timer))
         med = {k: statistics.median(v) for k, v in ts.items()}
+
+        def ratio(key):   # median of the per-round bare / Lightning ratios
+            return statistics.median(b / t for t, b in zip(ts[key], ts["bare"]))
         rows.append({"model": model_name, "task": task_name, "length": length,
                      "hidden": hidden, "batch": batch, "log_every": args.log_every,
                      "clock": "cpu" if args.cpu_time else "wall",
                      "before_ms": 1e3 * med["before"],
                      "after_ms": 1e3 * med["after"], "bare_ms": 1e3 * med["bare"],
                      "speedup": med["before"] / med["after"],
-                     "ratio_before": med["bare"] / med["before"],
-                     "ratio_after": med["bare"] / med["after"]})
+                     "ratio_before": ratio("before"), "ratio_after": ratio("after"),
+                     "rev": args.rev, "rounds": args.rounds, "steps": args.steps - 5})
     bench.write_csv(args.csv, rows)
     bench.table(f"Lightning step before ({args.rev}) and after, vs bare loop (ms per step)",
                 rows, ["model", "task", "length", "hidden", "before_ms", "after_ms", "bare_ms",

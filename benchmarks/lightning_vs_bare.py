@@ -7,11 +7,15 @@ no W&B), fitting ``LitRun`` with ``TaskData`` and the run's ``LengthSchedule``, 
 and the progress bar is off (its cost is measured separately with ``--progress-bar``).
 
 Bare loop: the same model (a copy with the same initial weights), the same optimiser
-(``LitRun.configure_optimizers``, so the same kernels), the same batch size and task, one batch
-drawn fresh from the same train generator each step, then forward, ``task.loss``, backward,
-``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd steps one), under the same
-torch determinism settings the Lightning fit ran under (``deterministic=True`` and
-``fill_uninitialized_memory=False``, both set by ``make_trainer``).
+(``LitRun.configure_optimizers``, so the same kernels), the same batches: lrd's own train stream
+(``FreshBatches`` over a ``TaskData`` like the Lightning fit's: a fresh batch from the train
+generator each step, rows of the fixed validation set replaced), then forward, ``task.loss``,
+zero the gradients, backward, ``clip_grad_norm_``, optimiser step (and the LR scheduler when lrd
+steps one), under the same torch determinism settings the Lightning fit ran under
+(``deterministic=True`` and ``fill_uninitialized_memory=False``, both set by ``make_trainer``).
+Both paths take the same steps on the same batches, so they end with the same weights, bit for
+bit (tests/test_speed_paths.py); what differs is Lightning's loop, its hooks, the divergence
+check's one scalar read and the logging.
 
 Timing: rounds alternate Lightning, bare, Lightning, bare, ...; each round runs ``steps`` steps
 and is timed from the start of step ``warmup`` to the end of the last step (a Lightning callback
@@ -38,7 +42,6 @@ import torch
 
 import lrd.models
 import lrd.tasks
-from lrd import data
 from lrd.training import regimes
 from lrd.config import Optim, RunConfig
 
@@ -109,18 +112,23 @@ def lightning_round(task, model, length, batch, steps, warmup, seed, optim, out_
     return clock.per_step()
 
 
-def bare_round(task, model, length, batch, steps, warmup, seed, optim, timer=time.perf_counter):
-    """The same work in a plain loop; seconds per step."""
-    from lrd.training.module import LitRun
+def bare_round(task, model, length, batch, steps, warmup, seed, optim, timer=time.perf_counter,
+               val_size=8):
+    """The same work in a plain loop; seconds per step. ``val_size``: the Lightning fit's
+    validation set, whose sequences the train stream replaces (``lightning_round``'s)."""
+    from lrd.training.module import FreshBatches, LitRun, TaskData
+    from lrd.training.schedule import LengthSchedule
 
-    lit = LitRun(task, model, regimes.make("full"), optim, steps)
+    regime = regimes.make("full")
+    lit = LitRun(task, model, regime, optim, steps)
     conf = lit.configure_optimizers()      # the very optimiser (and schedule) lrd uses
     if isinstance(conf, dict):
-        opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+        opt, sched = conf["optimizer"], conf["lr_scheduler"]
     else:
         opt, sched = conf, None
     clip = optim.grad_clip if optim.grad_clip is not None else float("inf")
-    gen = data.generator(seed, "train")
+    stream = iter(FreshBatches(TaskData(task, LengthSchedule(task, regime, length), batch, seed,
+                                        val_size=val_size)))
     params = list(model.parameters())
     model.train()
     saved = (torch.are_deterministic_algorithms_enabled(),
@@ -132,8 +140,8 @@ def bare_round(task, model, length, batch, steps, warmup, seed, optim, timer=tim
     for i in range(steps):
         if i == warmup:
             t0 = timer()
-        b = task.sample(batch, length, gen)
-        loss = task.loss(model(b.inputs), b)
+        b = next(stream)
+        loss = task.loss(regime.train_outputs(model, task, b), b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, clip)

@@ -25,26 +25,141 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 class EveryStepLitRun(LitRun):
-    """The reference: every training metric logged on every step, logged row or not."""
+    """The reference: every training metric logged on every step, logged row or not (the
+    step itself as LitRun takes it: manual optimisation)."""
 
     def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
         outputs = self.regime.train_outputs(self.model, self.task, batch)
         loss = self.task.loss(outputs, batch)
+        opt.zero_grad()
         if not torch.isfinite(loss):
             self.diverged = True
             self.trainer.should_stop = True
+            opt.step()
             return None
         metrics = self.task.metrics(outputs, batch)
         logged = {f"train/{k}": v for k, v in metrics.items()}
         logged["train/loss_ratio"] = loss.detach() / self._baseline()
         logged["train/length"] = float(self.trainer.datamodule.length)
         self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+        self.manual_backward(loss)
+        opt.step()
+        if self.lr_schedulers() is not None:
+            self.lr_schedulers().step()
         return loss
 
     def on_before_optimizer_step(self, optimizer):
         clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
         self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+
+class AutomaticLitRun(LitRun):
+    """The reference for manual optimisation: LitRun's step under Lightning's automatic
+    optimisation, as lrd ran it before (Lightning zeroes the gradients, runs backward, calls
+    ``on_before_optimizer_step`` (clipping), steps the optimiser, steps the LR schedule every
+    step; a ``training_step`` returning None skips backward)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.automatic_optimization = True
+
+    def training_step(self, batch, batch_idx):
+        outputs = self.regime.train_outputs(self.model, self.task, batch)
+        loss = self.task.loss(outputs, batch)
+        self.logging_step = False
+        if not math.isfinite(loss.item()):
+            self.diverged = True
+            self.trainer.should_stop = True
+            return None
+        self.logging_step = self._logs_this_step()
+        if self.logging_step:
+            logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
+            logged["train/loss_ratio"] = loss.detach() / self._baseline()
+            logged["train/length"] = float(self.trainer.datamodule.length)
+            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+        return loss
+
+    def on_before_optimizer_step(self, optimizer):
+        clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
+        if self.logging_step:
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False, batch_size=1)
+
+    def configure_optimizers(self):
+        conf = super().configure_optimizers()
+        if isinstance(conf, dict):
+            conf["lr_scheduler"] = {"scheduler": conf["lr_scheduler"], "interval": "step"}
+        return conf
+
+
+def test_litrun_steps_by_hand():
+    """LitRun steps the optimiser itself (manual optimisation: Lightning's automatic loop
+    costs ~0.1-0.4 ms a step of hook and closure machinery; benchmarks/README.md)."""
+    task = lrd.tasks.make("adding")
+    lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
+                 Optim(), 10)
+    assert lit.automatic_optimization is False
+
+
+IDENTITY = {   # parts, overrides: what each case exercises
+    "lstm copy, clip 0.01, log every step, analysis": (
+        ("task/copy.yaml", "model/lstm.yaml"),
+        ["task.length=5", "train.max_steps=9", "train.val_every=4", "log.every=1",
+         "optim.grad_clip=0.01", "analysis.enabled=true", "analysis.every=4",
+         "analysis.batch_size=4"]),
+    "rnn adding, cosine with warm-up, log every 10": (
+        ("task/adding.yaml", "model/rnn.yaml"),
+        ["task.length=6", "train.max_steps=25", "train.val_every=10", "log.every=10",
+         "optim.schedule=cosine", "optim.warmup_steps=3"]),
+    "gru adding, linear schedule, no clipping, log every 3": (
+        ("task/adding.yaml", "model/gru.yaml"),
+        ["task.length=5", "train.max_steps=8", "train.val_every=4", "log.every=3",
+         "optim.schedule=linear", "optim.grad_clip=null"]),
+    "rnn adding, diverges (lr 1e18)": (
+        ("task/adding.yaml", "model/rnn.yaml"),
+        ["task.length=5", "train.max_steps=20", "train.val_every=3", "log.every=1",
+         "optim.lr=1e18", "optim.grad_clip=null"]),
+    "curriculum (the length grows)": (
+        ("task/prefix_sum.yaml", "model/lstm.yaml", "regime/curriculum.yaml"),
+        ["task.length=8", "regime.start=1", "train.max_steps=40", "train.val_every=10",
+         "log.every=10", "optim.lr=0.03", "model.hidden_size=16"]),
+}
+
+
+@pytest.mark.parametrize("case", IDENTITY)
+def test_manual_optimisation_trains_as_lightnings_automatic_loop(run_tiny, monkeypatch, case):
+    """Same metrics.csv, byte for byte, and the same record as under Lightning's automatic
+    optimisation: gradient clipping, the LR schedule (warm-up, cosine, linear), divergence
+    (the step count and the stop), the gradient norm on logged rows, the length schedule."""
+    parts, over = IDENTITY[case]
+    over = [*over, "analysis.enabled=false"] if "analysis.enabled=true" not in over else over
+    new = run_tiny(*parts, overrides=over)
+    monkeypatch.setattr("lrd.training.module.LitRun", AutomaticLitRun)
+    ref = run_tiny(*parts, overrides=over + ["log.out=" + str(Path(new["run_dir"]).parent
+                                                              .parent / "ref")])
+    text = (Path(new["run_dir"]) / "metrics.csv").read_text()
+    assert text == (Path(ref["run_dir"]) / "metrics.csv").read_text()
+    def same(a, b):   # NaN equals NaN (a diverged run's metrics)
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+    for key in ("metrics", "steps", "diverged", "status", "length_schedule",
+                "final_train_length", "held_out_rows_replaced"):
+        assert same(new[key], ref[key]), key
+    if "analysis" in ref:
+        def untimed(d):
+            return {k: {kk: vv for kk, vv in v.items() if kk != "time_s"}
+                    if isinstance(v, dict) else v for k, v in d.items()}
+        assert same(untimed(new["analysis"]), untimed(ref["analysis"]))
+    rows = list(csv.DictReader(text.splitlines()))
+    if "diverges" in case:
+        assert new["diverged"] and new["steps"] < 20
+    else:
+        assert not new["diverged"]
+        assert all(r["train/grad_norm"] for r in rows if r["train/loss"])
+    if "curriculum" in case:
+        assert new["length_schedule"], "the length grew at least once"
 
 
 @pytest.mark.parametrize("every", [1, 2, 3])
@@ -223,3 +338,23 @@ def test_fit_runs_deterministic_without_nan_filling(run_tiny, monkeypatch):
     run_tiny("task/copy.yaml", "model/lstm.yaml", overrides=["task.length=3"])
     assert seen and all(s == (True, False) for s in seen)
     assert det.fill_uninitialized_memory is False, "left as make_trainer set it"
+
+
+def test_the_bare_loop_and_lightning_end_with_the_same_weights(tmp_path):
+    """The benchmark's two paths do the same work: the same steps on the same batches end with
+    the same weights, bit for bit (cosine schedule with warm-up, tight clipping), and those
+    weights moved."""
+    import copy
+
+    import lightning_vs_bare as lvb
+
+    task = lrd.tasks.make("copy")
+    torch.manual_seed(0)
+    base = lrd.models.make("lstm", task, hidden_size=8)
+    optim = Optim(lr=1e-2, schedule="cosine", warmup_steps=3, grad_clip=0.05)
+    lit, bare = copy.deepcopy(base), copy.deepcopy(base)
+    lvb.lightning_round(task, lit, 4, 8, 12, 2, 0, optim, tmp_path, log_every=5)
+    lvb.bare_round(task, bare, 4, 8, 12, 2, 0, optim)
+    for p, q, r in zip(lit.parameters(), bare.parameters(), base.parameters()):
+        assert torch.equal(p, q)
+    assert any(not torch.equal(p, r) for p, r in zip(lit.parameters(), base.parameters()))

@@ -5,7 +5,11 @@ training length (the stream itself is the train loader: no DataLoader around it)
 the fixed validation set at that length; the length is the run's ``LengthSchedule``'s
 (lrd/training/schedule.py), which alone grows it (curriculum) and stops the run when it is
 solved. ``LitRun`` trains ``model`` on ``task`` under a regime and stops the run
-when the loss becomes non-finite (``diverged``).
+when the loss becomes non-finite (``diverged``). It takes each optimiser step itself (Lightning's
+manual optimisation): the same step, in the same order, as Lightning's automatic loop took it,
+without that loop's per-step closure and hook machinery (~0.2-0.5 ms a step on this project's
+CPUs; benchmarks/README.md); metrics.csv and the record are the same, byte for byte
+(tests/test_speed_paths.py).
 
 Logging, all through ``self.log``: on the steps Lightning sends to the loggers (every
 ``log.every`` steps, the Trainer's ``log_every_n_steps``, and at a stop) the training step logs
@@ -126,6 +130,7 @@ class LitRun(pl.LightningModule):
         self.max_steps = max_steps     # the LR schedule's horizon
         self.diverged = False          # the training loss became non-finite
         self.logging_step = False      # this step's training metrics go to the loggers
+        self.automatic_optimization = False   # training_step steps the optimiser (below)
 
     # -- steps ----------------------------------------------------------------------------
     def _logs_this_step(self) -> bool:
@@ -135,19 +140,36 @@ class LitRun(pl.LightningModule):
         return bool(every) and ((self.global_step + 1) % every == 0 or self.trainer.should_stop)
 
     def training_step(self, batch: Batch, batch_idx: int):
+        # Manual optimisation (``automatic_optimization = False``): the step as a plain loop
+        # writes it, in the order Lightning's automatic loop runs it (forward and loss, zero
+        # the gradients, backward, clip in ``on_before_optimizer_step``, optimiser step, LR
+        # schedule step), without that loop's closure, progress and hook machinery around it.
+        opt = self.optimizers()
         outputs = self.regime.train_outputs(self.model, self.task, batch)
         loss = self.task.loss(outputs, batch)
         self.logging_step = False
+        opt.zero_grad()   # set_to_none, as Lightning's automatic loop does before backward
         if not math.isfinite(loss.item()):   # one scalar read; no extra kernel a step
             self.diverged = True
             self.trainer.should_stop = True
-            return None   # no backward: the optimiser step Lightning still takes has no grads
+            # No backward. The optimiser step is still taken, as Lightning's automatic loop
+            # took it after a training_step returning None: no parameter has a gradient, so
+            # no parameter moves, and the step counts (global_step, the record's ``steps``).
+            # A GradScaler (16-mixed) refuses a step without gradients: there it is skipped.
+            if getattr(self.trainer.precision_plugin, "scaler", None) is None:
+                opt.step()
+            return None
         self.logging_step = self._logs_this_step()
         if self.logging_step:
             logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
             logged["train/loss_ratio"] = loss.detach() / self._baseline()
             logged["train/length"] = float(self.trainer.datamodule.length)
             self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+        self.manual_backward(loss)
+        opt.step()        # runs on_before_optimizer_step (clipping, grad_norm) before the update
+        sched = self.lr_schedulers()
+        if sched is not None:
+            sched.step()
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int):
@@ -187,7 +209,7 @@ class LitRun(pl.LightningModule):
             return 1.0
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return {"optimizer": opt, "lr_scheduler": sched}   # stepped every step by training_step
 
 
 def fused_optimizer(params) -> bool | None:
