@@ -4,6 +4,7 @@ counts, power-law fits, and the CSV and table output (``results/bench/``)."""
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import statistics
 import time
@@ -82,20 +83,27 @@ def fwd_bwd_fn(name, hidden, batch, length):
     return step
 
 
-def flops(name: str, hidden: int, batch: int, length: int, input_size: int, out: int) -> float:
+def flops(name: str, hidden: int, batch: int, length: int, input_size: int, out: int,
+          layers: int | None = None) -> float:
     """Analytic FLOPs of one forward + backward (backward = 2 x forward: the gradients of both
     the inputs and the weights of every matmul), counting matmuls only (2 per multiply-add).
+    ``layers``: the model's ``num_layers`` (default: the model class's default, as
+    ``make_model`` builds it: 1 for the recurrent models, 2 blocks for attention).
 
     recurrent (one layer): per step 2·B·(gH)·(I+H) for the gate matmuls (g = 1, 4, 3 gates),
-    plus the head 2·B·H·O. attention (one block, width d=H, MLP 4d): per token 2·12·d² for
-    qkv, proj and the MLP, plus QKᵀ and AV: 2·2·L·d per query (the masked half is computed too:
-    SDPA with an explicit mask does not skip it), plus embed and head.
+    plus the head 2·B·H·O. attention (width d=H, MLP 4d), per block and token 2·12·d² for qkv,
+    proj and the MLP, plus QKᵀ and AV: 2·2·L·d per query (the masked half is computed too:
+    SDPA with an explicit mask does not skip it); embed and head once. Positional schemes
+    (RoPE's rotations, ALiBi's bias) are elementwise and not counted.
     """
     B, L, H, I, O = batch, length, hidden, input_size, out
+    if layers is None:
+        layers = inspect.signature(lrd.models.MODELS[name]).parameters["num_layers"].default
     if name in GATES:
-        fwd = L * (2 * B * GATES[name] * H * (I + H) + 2 * B * H * O)
+        per_layer = [2 * B * GATES[name] * H * ((I if k == 0 else H) + H) for k in range(layers)]
+        fwd = L * (sum(per_layer) + 2 * B * H * O)
     else:
-        fwd = B * L * (2 * 12 * H * H + 2 * 2 * L * H + 2 * H * (I + O))
+        fwd = B * L * (layers * (2 * 12 * H * H + 2 * 2 * L * H) + 2 * H * (I + O))
     return 3.0 * fwd
 
 

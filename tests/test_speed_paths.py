@@ -274,8 +274,12 @@ def test_flop_counts():
     lstm = bench.flops("lstm", H, B, L, I, O)
     assert lstm == 3 * L * (2 * B * 4 * H * (I + H) + 2 * B * H * O)
     assert bench.flops("rnn", H, B, L, I, O) < bench.flops("gru", H, B, L, I, O) < lstm
-    # attention: quadratic term present
+    assert bench.flops("rnn", H, B, L, I, O, layers=2) == \
+        3 * L * (2 * B * H * (I + H) + 2 * B * H * (H + H) + 2 * B * H * O)
+    # attention: every block counted (the default model has 2), the quadratic term present
     a1, a2 = bench.flops("attention", H, B, L, I, O), bench.flops("attention", H, B, 2 * L, I, O)
+    blocks = lrd.models.make("attention", lrd.tasks.make("copy"), hidden_size=H).num_layers
+    assert a1 == 3 * B * L * (blocks * (24 * H * H + 4 * L * H) + 2 * H * (I + O))
     assert a2 > 2 * a1
 
 
