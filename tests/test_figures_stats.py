@@ -316,3 +316,27 @@ def test_legends_never_get_more_columns_than_the_figure_is_wide():
         assert style.legend(fig, handles)._ncols == cols
     fig, _ = style.figure(style.PAGE, 2.0)
     assert style.legend(fig, handles, most=3)._ncols == 3
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_the_not_run_strip_gets_the_bottom_of_the_axes_to_itself(log):
+    """The horizon figure lowers the y-axis so that the data start above its "not run" strip:
+    the old bottom sits exactly at that fraction of the axes height, and an accuracy axis
+    gets no ticks below its data (no accuracy of -0.2)."""
+    from lrd.figures import style
+    from lrd.figures.horizon import _reserve_bottom
+
+    fig, axes = style.figure(3, 2)
+    ax = axes[0, 0]
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(1e-3, 1.0)
+    else:
+        ax.set_ylim(-0.02, 1.03)
+    _reserve_bottom(ax, 0.2, log)
+    lo, hi = ax.get_ylim()
+    f = (lambda y: np.log10(y)) if log else (lambda y: y)
+    old = 1e-3 if log else -0.02
+    assert (f(old) - f(lo)) / (f(hi) - f(lo)) == pytest.approx(0.2)
+    if not log:
+        assert min(ax.get_yticks()) >= -0.02

@@ -35,6 +35,21 @@ NAME = "horizon"
 TITLE = "Memory horizon"
 
 
+STRIP0, STRIP_STEP = 0.03, 0.035   # the "not run" strip, in axes fractions from the bottom
+
+
+def _reserve_bottom(ax, frac: float, log: bool) -> None:
+    """Lower the y-axis bottom so that the data (the current limits) start ``frac`` of the axes
+    height above it, in log or linear terms."""
+    lo, hi = ax.get_ylim()
+    if log:
+        llo, lhi = np.log10(lo), np.log10(hi)
+        ax.set_ylim(10 ** (llo - frac * (lhi - llo) / (1 - frac)), hi)
+    else:   # ticks stay on the data's range (no accuracy of -0.2 on the axis)
+        ax.set_yticks([t for t in ax.get_yticks() if lo <= t <= hi])
+        ax.set_ylim(lo - frac * (hi - lo) / (1 - frac), hi)
+
+
 def _tasks(runs):
     if runs.empty:
         return []
@@ -63,18 +78,22 @@ def make(runs, results_dir: Path, out_dir: Path):
         stats = sd.seed_stats(rows, "score", ["model", "length"])
         lengths = sorted({*rows["length"].unique(), *skipped["length"].unique()})
         models = style.ordered(rows["model"].unique(), style.model_order())
-        for i, model in enumerate(models):   # not run: a strip at the bottom, never data
-            ls = sorted(skipped.loc[skipped["model"] == model, "length"].unique())
-            if ls:
+        # not run: a strip at the bottom, never data; at each length the models not run there
+        # are stacked from the bottom, with the words "not run" above them
+        strip = {}
+        for x in sorted(skipped["length"].unique()):
+            here = [mo for mo in models if ((skipped["model"] == mo) & (skipped["length"] == x)).any()]
+            for k, model in enumerate(here):
                 any_skipped = True
-                dodge = 1 + 0.025 * (i - (len(models) - 1) / 2)
-                ax.scatter([n * dodge for n in ls], [0.03 + 0.035 * i] * len(ls),
+                dodge = 1 + 0.025 * (models.index(model) - (len(models) - 1) / 2)
+                ax.scatter([x * dodge], [STRIP0 + STRIP_STEP * k],
                            transform=ax.get_xaxis_transform(), marker=style.model_marker(model),
                            s=16, facecolors="none", edgecolors=style.model_color(model),
                            linewidths=0.8, zorder=5, clip_on=False)
-        for x in sorted(skipped["length"].unique()):   # the strip says what it is
-            ax.text(x, 0.03 + 0.035 * len(models), "not run", transform=ax.get_xaxis_transform(),
-                    fontsize=5.5, color="0.35", ha="center", va="bottom", zorder=5)
+            ax.text(x, STRIP0 + STRIP_STEP * len(here), "not run",
+                    transform=ax.get_xaxis_transform(), fontsize=5.5, color="0.35",
+                    ha="center", va="bottom", zorder=5)
+            strip[x] = len(here)
         for i, model in enumerate(models):
             s = stats[stats["model"] == model]
             gaps = sorted(set(skipped.loc[skipped["model"] == model, "length"]) - set(s["length"]))
@@ -102,6 +121,8 @@ def make(runs, results_dir: Path, out_dir: Path):
             style.log_y(ax)
         else:
             ax.set_ylim(-0.02, 1.03)
+        if strip:   # keep the data above the strip: the bottom of the axes is the strip's
+            _reserve_bottom(ax, STRIP0 + STRIP_STEP * (max(strip.values()) + 1) + 0.02, m.log)
         ax.set_xlabel(style.length_axis(name))
         ax.set_ylabel(sd.score_label(m) + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
