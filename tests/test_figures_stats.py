@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from lrd.results.stats import mean_ci
-from test_figures import END_RADIUS, END_SIGMA, POSITIONS, SOLVES_UP_TO, build, horizon_rate
+from test_figures import (END_RADIUS, END_SIGMA, POSITIONS, SOLVES_UP_TO, build, decay_base,
+                          horizon_rate)
 
 SEEDS = (0, 1, 2)
 
@@ -174,6 +175,23 @@ def test_gradient_decay_reference_is_the_sigma_max_bound(drawn):
     assert any("sigma_{\\max}" in t and "lag" in t for t in labels)
     assert all(f"ln σ_max(W_hh) = {math.log(END_SIGMA):.3g}" in f
                for f in made["gradient_decay"].findings)
+
+
+def test_gradient_decay_draws_the_seeds_geometric_mean_with_its_ci_band(drawn):
+    """Three seeds with norms b_s^lag: the solid line is (Π b_s)^(lag/3) and the band runs from
+    the smallest to the largest seed's curve (3 seeds: the bootstrap CI is their range)."""
+    _, made, figs = drawn
+    ax = figs["gradient_decay"].axes[0]
+    solid = [ln for ln in ax.lines if ln.get_linewidth() == 1.3]
+    assert solid
+    lag = np.asarray(solid[0].get_xdata(), float)
+    bases = [decay_base(s) for s in SEEDS]
+    np.testing.assert_allclose(solid[0].get_ydata(), np.prod(bases) ** (lag / 3), rtol=1e-9)
+    band = _band_at(ax, lag[5])
+    assert band
+    lo, hi = band[0]
+    assert lo == pytest.approx(min(bases) ** lag[5]) and hi == pytest.approx(max(bases) ** lag[5])
+    assert all("(3 seeds)" in f for f in made["gradient_decay"].findings)
 
 
 def test_spectral_final_values_come_from_the_end_of_training_analysis(drawn):

@@ -1,16 +1,18 @@
 """Gradient decay of the vanilla RNN after training, per initialisation, with its σ_max bound.
 
-From the ``init_adding`` sweep, at its middle length, for the lowest seed of each (model,
+From the ``init_adding`` sweep, at its middle length, for every seed of each (model,
 initialisation) with ``analysis_init.npz`` and ``analysis_end.npz`` (as the figures of
 lrd/figures/spectra.py; skipped with a note when the runs carry no analysis).
 
 ‖∂s_T/∂s_t‖₂ (geometric mean over sequences) against the lag T − t, log scale, after training
-(solid) and at initialisation (faint), with the bound σ_max(W_hh)^lag after training (dotted):
-for a model whose W_hh is its state-to-state map (``weights_are_dynamics``, the vanilla RNN)
-with |φ'| ≤ 1, ‖∂s_T/∂s_t‖₂ ≤ σ_max(W_hh)^(T−t). σ_max is the largest singular value over the
-W_hh blocks of ``analysis_end.npz`` (the final weights). The legend gives the fitted decay rate
-per step (``rates`` with lag range 1..max, ``jacobian_norm``) beside ln σ_max(W_hh), the
-bound's rate.
+(solid, with the 95% CI band) and at initialisation (faint): over seeds, the mean of log10 of
+the norm at each lag (a geometric mean) and its ``mean_ci``. Dotted, the bound σ_max(W_hh)^lag
+after training: for a model whose W_hh is its state-to-state map (``weights_are_dynamics``, the
+vanilla RNN) with |φ'| ≤ 1, ‖∂s_T/∂s_t‖₂ ≤ σ_max(W_hh)^(T−t) for every seed, so the geometric
+mean of the norms is at most exp(lag · mean ln σ_max), the line drawn. σ_max is the largest
+singular value over the W_hh blocks of ``analysis_end.npz`` (the final weights). The legend
+gives the seed-mean fitted decay rate per step (``rates`` with lag range 1..max,
+``jacobian_norm``) beside the seed-mean ln σ_max(W_hh), the bound's rate.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from matplotlib.lines import Line2D
 from lrd.analysis.summary import weights_are_dynamics
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, fmt
-from lrd.figures.spectra import SWEEP, _pairs, _seed
+from lrd.figures.spectra import SWEEP, _ci_text, _pairs
+from lrd.results.stats import mean_ci
 
 
 def _rate(z, quantity):
@@ -37,7 +40,9 @@ def _rate(z, quantity):
 def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     name, title = "gradient_decay", "Gradient decay"
     pairs, mid = _pairs(runs, results_dir)
-    pairs = {k: v for k, v in pairs.items() if "curve.lag" in v[2]}
+    pairs = {k: [p for p in v if "curve.lag" in p[2] and "curve.lag" in p[1]]
+             for k, v in pairs.items()}
+    pairs = {k: v for k, v in pairs.items() if v}
     if not pairs:
         return Skipped(name, title, f"no {SWEEP} run has analysis_*.npz with gradient-decay "
                        "curves", [SWEEP])
@@ -51,26 +56,35 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
         for init in inits:
             if (model, init) not in pairs:
                 continue
-            r, a, b = pairs[(model, init)]
+            seeds = pairs[(model, init)]
             c = style.INIT_COLORS.get(init, "0.3")
-            qty = "jacobian_norm" if np.isfinite(b["curve.jacobian_norm"]).any() else "grad_norm"
-            for z, kw in ((a, dict(lw=0.8, alpha=0.35)), (b, dict(lw=1.3))):
-                lag, y = z["curve.lag"], z[f"curve.{qty}"]
-                ok = (lag > 0) & np.isfinite(y) & (y > 0)
-                ax.plot(lag[ok], y[ok], color=c, **kw)
-                lo_all.extend(y[ok])
-            rate = _rate(b, qty)
-            sigma = sigma_max(b) if _dynamics(r) and qty == "jacobian_norm" else np.nan
-            lags = b["curve.lag"][b["curve.lag"] > 0].astype(float)
-            ln_s = np.log(sigma) if sigma > 0 else np.nan
-            if np.isfinite(ln_s) and len(lags):
-                ax.plot(lags, bound(sigma, lags), color=c, lw=0.8, ls=":", gid=f"bound:{init}")
-            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_s)}")
-            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): fitted decay rate "
-                            f"{fmt(rate)} per step after training; the bound's rate "
-                            f"ln σ_max(W_hh) = {fmt(ln_s)}"
-                            + (f" (rate {'≤' if rate <= ln_s else '>'} ln σ_max)"
-                               if np.isfinite(rate) and np.isfinite(ln_s) else "") + ".")
+            b0 = seeds[0][2]
+            qty = "jacobian_norm" if all(np.isfinite(b["curve.jacobian_norm"]).any()
+                                         for _, _, b in seeds) else "grad_norm"
+            for which, kw in ((1, dict(lw=0.8, alpha=0.35)), (2, dict(lw=1.3))):
+                lag, mean, lo, hi = _log_mean_curve([p[which] for p in seeds], qty)
+                ax.plot(lag, mean, color=c, **kw)
+                if which == 2:
+                    ax.fill_between(lag, lo, hi, color=c, alpha=0.15, lw=0, gid="ci")
+                lo_all.extend(mean)
+            rates = [_rate(b, qty) for _, _, b in seeds]
+            sigmas = [sigma_max(b) if _dynamics(r) and qty == "jacobian_norm" else np.nan
+                      for r, _, b in seeds]
+            ln_s = [np.log(v) if v > 0 else np.nan for v in sigmas]
+            rate, ln_sm = np.nanmean(rates) if np.isfinite(rates).any() else np.nan, \
+                np.nanmean(ln_s) if np.isfinite(ln_s).any() else np.nan
+            lags = b0["curve.lag"][b0["curve.lag"] > 0].astype(float)
+            if np.isfinite(ln_sm) and len(lags):
+                ax.plot(lags, bound(np.exp(ln_sm), lags), color=c, lw=0.8, ls=":",
+                        gid=f"bound:{init}")
+            ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_sm)}")
+            held = [r_ <= s_ for r_, s_ in zip(rates, ln_s) if np.isfinite(r_) and np.isfinite(s_)]
+            findings.append(
+                f"{style.model_label(model)}, {init} ({len(seeds)} seeds): fitted decay rate "
+                f"{_ci_text(rates)} per step after training; the bound's rate ln σ_max(W_hh) = "
+                f"{_ci_text(ln_s)} (seed mean [95% CI])"
+                + (f"; rate ≤ ln σ_max in {sum(held)} of {len(held)} seeds" if held else "")
+                + ".")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
         ax.set_xlim(left=0)
@@ -90,12 +104,14 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     style.legend(fig, handles, most=3)
     files = style.save(fig, out_dir, name)
     caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
-               f"the lag T − t, vanilla RNN on adding at T = {mid}, lowest seed per "
-               "initialisation, log scale: solid after training, faint at initialisation, "
-               "dotted the bound σ_max(W_hh)^lag after training (‖∂s_T/∂s_t‖₂ ≤ σ_max^lag, "
-               "since |tanh'|, |ReLU'| ≤ 1). A straight line is exponential decay; the legend "
-               "gives its least-squares rate (ln-norm per step, lags 1..T) beside ln σ_max(W_hh), "
-               "the bound's rate.")
+               f"the lag T − t, vanilla RNN on adding at T = {mid}, per initialisation, log "
+               "scale: over seeds, the geometric mean with the 95% bootstrap CI band of the mean "
+               "log-norm, solid after training, faint at initialisation; dotted the bound "
+               "exp(lag · mean ln σ_max(W_hh)) after training (each seed's ‖∂s_T/∂s_t‖₂ ≤ "
+               "σ_max^lag, since |tanh'|, |ReLU'| ≤ 1, so the geometric mean is below the "
+               "line). A straight line is exponential decay; the legend gives the seed-mean "
+               "least-squares rate (ln-norm per step, lags 1..T) beside the seed-mean "
+               "ln σ_max(W_hh), the bound's rate.")
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
@@ -119,3 +135,18 @@ def _dynamics(r) -> bool:
 def _signed(v: float) -> str:
     """+0.12 / −0.12 with a true minus sign."""
     return "n/a" if not np.isfinite(v) else f"{v:+.2f}".replace("-", "−")
+
+
+def _log_mean_curve(zs, quantity):
+    """(lag, geometric mean, CI low, CI high) over the npz files ``zs`` (one per seed) of
+    ``curve.<quantity>`` at the positive lags every seed has, with a finite positive norm:
+    the mean of log10 of the norm over seeds and its ``mean_ci``, as norms."""
+    per = []
+    for z in zs:
+        lag, y = np.asarray(z["curve.lag"]), np.asarray(z[f"curve.{quantity}"], float)
+        ok = (lag > 0) & np.isfinite(y) & (y > 0)
+        per.append(dict(zip(lag[ok].tolist(), np.log10(y[ok]).tolist())))
+    common = sorted(set.intersection(*(set(p) for p in per))) if per else []
+    cis = [mean_ci([p[k] for p in per]) for k in common]
+    out = np.array([[c.mean, c.low, c.high] for c in cis]).reshape(-1, 3)
+    return (np.asarray(common, float), *(10.0 ** out[:, i] for i in range(3)))

@@ -1,11 +1,12 @@
 """Recurrent-weight spectra of the vanilla RNN, per initialisation.
 
-From the ``init_adding`` sweep, at its middle length, for the lowest seed of each
-(model, initialisation) that has the analysis files. Two figures here, each skipped with a note
-when the runs carry no analysis (runs with ``analysis.enabled: false``, or older records):
+From the ``init_adding`` sweep, at its middle length, for every seed of each (model,
+initialisation) that has the analysis files. Two figures here, each skipped with a note when
+the runs carry no analysis (runs with ``analysis.enabled: false``, or older records):
 
 ``spectral``        spectral radius ρ(W_hh) (solid) and largest singular value σ_max(W_hh)
-                    (dashed) over training, from the ``analysis/weight_radius`` and
+                    (dashed) over training, seed mean with its 95% CI band (``mean_ci`` over
+                    the seeds logged at each step), from the ``analysis/weight_radius`` and
                     ``analysis/weight_sigma_max`` columns of ``metrics.csv`` (logged every
                     ``analysis.every`` steps), with the values at initialisation from the
                     record's ``analysis.init`` summary at step 0 and the final values from its
@@ -13,8 +14,10 @@ when the runs carry no analysis (runs with ``analysis.enabled: false``, or older
                     marked at the record's last step. "Final" always means that summary; a
                     run without it says its last value is the last periodic log.
 ``eigenspectra``    eigenvalues of W_hh in the complex plane at initialisation (open grey) and
-                    after training (filled), with the unit circle; from ``analysis_init.npz``
-                    and ``analysis_end.npz`` (``weights.<block>.eigenvalues``).
+                    after training (filled), every seed's in one panel (a scatter of
+                    eigenvalues has no mean; all seeds show the spread), with the unit
+                    circle; from ``analysis_init.npz`` and ``analysis_end.npz``
+                    (``weights.<block>.eigenvalues``); the findings give ρ's seed mean and CI.
 
 ``gradient_decay`` (the gradient-decay figure of the same runs) is in lrd/figures/gradient.py.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from lrd.figures import style
+from lrd.results.stats import mean_ci
 from lrd.figures.data import (Made, Skipped, analysis_npz, fmt, metrics_csv, read_record,
                               run_summary, study)
 
@@ -76,14 +80,37 @@ def series(results_dir, r):
         else None
 
 
+def _mean_ci_by(frame, key: str, cols) -> "pd.DataFrame":
+    """Per value of ``key``: for each of ``cols`` its mean over the rows (one a seed) and the
+    95% CI (``mean_ci``) as ``<col>``, ``<col>_low``, ``<col>_high``."""
+    import pandas as pd
+
+    out = []
+    for k, g in frame.groupby(key, sort=True):
+        row = {key: k}
+        for c in cols:
+            ci = mean_ci(g[c])
+            row.update({c: ci.mean, f"{c}_low": ci.low, f"{c}_high": ci.high})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _ci_text(values) -> str:
+    """'mean [lo, hi]' of per-seed values (the CI 'n/a' for one seed)."""
+    ci = mean_ci(values)
+    band = f"[{fmt(ci.low)}, {fmt(ci.high)}]" if np.isfinite(ci.low) else "[n/a: one seed]"
+    return f"{fmt(ci.mean)} {band}"
+
+
 def make_spectral(runs, results_dir: Path, out_dir: Path):
+    import pandas as pd
+
     name, title = "spectral", "Spectral radius and σ_max over training"
     rows, mid = _runs(runs)
-    found = {}
+    found = {}     # (model, init) -> [(row, frame, final), ...], one per seed
     for _, r in rows.iterrows():
-        key = (r["model"], r["init"])
-        if key not in found and (got := series(results_dir, r)) is not None:
-            found[key] = (r, *got)
+        if (got := series(results_dir, r)) is not None:
+            found.setdefault((r["model"], r["init"]), []).append((r, *got))
     if not found:
         return Skipped(name, title, f"no {SWEEP} run has the {RADIUS} / {SIGMA} columns in "
                        "metrics.csv (analysis off, or records from before the analysis)", [SWEEP])
@@ -95,19 +122,35 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
         for init in inits:
             if (model, init) not in found:
                 continue
-            r, d, final = found[(model, init)]
+            seeds = found[(model, init)]
             c = style.INIT_COLORS.get(init, "0.3")
-            ax.plot(d["step"], d["rho"], color=c, lw=1.2)
-            ax.plot(d["step"], d["sigma"], color=c, lw=1.0, ls="--")
+            # the last row of each seed (its final weights, or its last log) at one step, the
+            # mean final step, so that seeds that stopped early still meet at the end
+            ends = [d.iloc[-1] for _, d, _ in seeds]
+            last = float(np.mean([e["step"] for e in ends]))
+            body = pd.concat([d.iloc[:-1] for _, d, _ in seeds], ignore_index=True)
+            tail = pd.DataFrame([{"step": last, "rho": e["rho"], "sigma": e["sigma"]}
+                                 for e in ends])
+            st = _mean_ci_by(pd.concat([body, tail], ignore_index=True), "step",
+                             ["rho", "sigma"])
+            for col, ls, lw in (("rho", "-", 1.2), ("sigma", "--", 1.0)):
+                ax.plot(st["step"], st[col], color=c, lw=lw, ls=ls)
+                ax.fill_between(st["step"], st[f"{col}_low"], st[f"{col}_high"], color=c,
+                                alpha=0.15, lw=0, gid="ci")
+            final = all(f for _, _, f in seeds)
+            rho_end, sig_end = [e["rho"] for e in ends], [e["sigma"] for e in ends]
             if final:
-                ax.plot([d["step"].iloc[-1]] * 2, [d["rho"].iloc[-1], d["sigma"].iloc[-1]],
-                        ls="", marker="o", ms=3, color=c, zorder=5, gid="final")
+                ax.plot([last] * 2, [np.mean(rho_end), np.mean(sig_end)], ls="", marker="o",
+                        ms=3, color=c, zorder=5, gid="final")
             what = ("final weights" if final else
-                    f"last periodic log, step {int(d['step'].iloc[-1])}; no end-of-run summary")
-            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
-                            f"{fmt(d['rho'].iloc[0])}"
-                            f" → {fmt(d['rho'].iloc[-1])}, σ_max {fmt(d['sigma'].iloc[0])} → "
-                            f"{fmt(d['sigma'].iloc[-1])} (at init → {what}).")
+                    "last periodic log of a seed without an end-of-run summary")
+            rho0 = [d["rho"].iloc[0] for _, d, _ in seeds]
+            sig0 = [d["sigma"].iloc[0] for _, d, _ in seeds]
+            findings.append(
+                f"{style.model_label(model)}, {init} (mean of {len(seeds)} seeds): ρ(W_hh) "
+                f"{fmt(np.mean(rho0))} → {fmt(np.mean(rho_end))}, σ_max {fmt(np.mean(sig0))} → "
+                f"{fmt(np.mean(sig_end))} (at init → {what}; 95% CI of the end values: ρ "
+                f"{_ci_text(rho_end).split(' ', 1)[1]}, σ_max {_ci_text(sig_end).split(' ', 1)[1]}).")
         ax.axhline(1.0, color="0.6", lw=0.7, zorder=1)
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
@@ -118,25 +161,28 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
                 Line2D([], [], color="0.2", ls="--", label=r"$\sigma_{\max}$ (largest singular value)")]
     style.legend(fig, handles, most=-(-len(handles) // 2))
     files = style.save(fig, out_dir, name)
+    n = sorted({len(v) for v in found.values()})
     caption = ("Spectral radius ρ (solid) and largest singular value σ_max (dashed) of the "
                f"recurrent matrix W_hh over training, vanilla RNN on adding at T = {mid}, one "
-               "line pair per initialisation (lowest seed); dots: the final weights' values "
-               "(end-of-training analysis). Grey line: 1, the edge of stability; σ_max ≥ ρ "
-               "always, with equality for normal matrices.")
+               "line pair per initialisation: the seed mean "
+               f"({'/'.join(map(str, n))} seeds) with its 95% bootstrap CI band; each seed's "
+               "last value (the final weights, from the end-of-training analysis) is drawn at "
+               "the seeds' mean last step, so seeds that stopped early (solved) join the mean "
+               "there; dots: the mean final values. Grey line: 1, the edge of stability; "
+               "σ_max ≥ ρ always, with equality for normal matrices.")
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
 def _pairs(runs, results_dir):
+    """(model, init) -> [(row, analysis_init, analysis_end), ...], every seed with both
+    files, lowest seed first; and the sweep's middle length."""
     rows, mid = _runs(runs)
     out = {}
     for _, r in rows.iterrows():
-        key = (r["model"], r["init"])
-        if key in out:
-            continue
         a, b = analysis_npz(results_dir, r["run_id"], "init"), \
             analysis_npz(results_dir, r["run_id"], "end")
         if a is not None and b is not None:
-            out[key] = (r, a, b)
+            out.setdefault((r["model"], r["init"]), []).append((r, a, b))
     return out, mid
 
 
@@ -148,7 +194,9 @@ def _eig(z) -> np.ndarray:
 def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     name, title = "eigenspectra", "Eigenspectra of W_hh"
     pairs, mid = _pairs(runs, results_dir)
-    pairs = {k: v for k, v in pairs.items() if len(_eig(v[1])) and len(_eig(v[2]))}
+    pairs = {k: [p for p in v if len(_eig(p[1])) and len(_eig(p[2]))]
+             for k, v in pairs.items()}
+    pairs = {k: v for k, v in pairs.items() if v}
     if not pairs:
         return Skipped(name, title, f"no {SWEEP} run has analysis_init.npz and "
                        "analysis_end.npz with W_hh eigenvalues", [SWEEP])
@@ -159,8 +207,9 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
                              len(inits), sharex=True, sharey=True)
     theta = np.linspace(0, 2 * np.pi, 256)
     lim = 1.15
-    for key, (r, a, b) in pairs.items():
-        lim = max(lim, 1.05 * float(np.nanmax(np.abs(np.r_[_eig(a), _eig(b)]))))
+    for key, seeds in pairs.items():
+        for r, a, b in seeds:
+            lim = max(lim, 1.05 * float(np.nanmax(np.abs(np.r_[_eig(a), _eig(b)]))))
     findings = []
     for i, model in enumerate(models):
         for j, init in enumerate(inits):
@@ -180,26 +229,26 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
             if (model, init) not in pairs:
                 ax.text(0, 0, "no data", ha="center", va="center", color="0.5")
                 continue
-            r, a, b = pairs[(model, init)]
-            e0, e1 = _eig(a), _eig(b)
-            ax.scatter(e0.real, e0.imag, s=9, facecolors="none", edgecolors="0.55",
-                       linewidths=0.5)
-            ax.scatter(e1.real, e1.imag, s=6, color=style.model_color(model), linewidths=0)
-            findings.append(f"{style.model_label(model)}, {init} ({_seed(r)}): ρ(W_hh) "
-                            f"{fmt(np.abs(e0).max())} at init, {fmt(np.abs(e1).max())} after "
-                            "training.")
+            seeds = pairs[(model, init)]
+            for r, a, b in seeds:
+                e0, e1 = _eig(a), _eig(b)
+                ax.scatter(e0.real, e0.imag, s=9, facecolors="none", edgecolors="0.55",
+                           linewidths=0.5)
+                ax.scatter(e1.real, e1.imag, s=6, color=style.model_color(model),
+                           linewidths=0, alpha=0.7)
+            rho0 = [float(np.abs(_eig(a)).max()) for _, a, _ in seeds]
+            rho1 = [float(np.abs(_eig(b)).max()) for _, _, b in seeds]
+            findings.append(f"{style.model_label(model)}, {init} ({len(seeds)} seeds): ρ(W_hh) "
+                            f"{_ci_text(rho0)} at init, {_ci_text(rho1)} after training "
+                            "(seed mean [95% CI]).")
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec="0.55", label="at init"),
                Line2D([], [], ls="", marker="o", color="0.2", label="after training"),
                Line2D([], [], color="0.5", ls="--", lw=0.6, label="unit circle")]
     style.legend(fig, handles, most=3)
     files = style.save(fig, out_dir, name)
     caption = ("Eigenvalues of the recurrent matrix W_hh in the complex plane, vanilla RNN on "
-               f"adding at T = {mid} (lowest seed): rows are models, columns initialisations; "
+               f"adding at T = {mid}, every seed's eigenvalues together: rows are models, columns "
+               "initialisations; "
                "open grey circles at initialisation, filled dots after training, dashed the "
                "unit circle (|λ| > 1: directions that grow without the nonlinearity).")
     return Made(name, title, caption, [SWEEP], files, findings)
-
-
-def _seed(r) -> str:
-    """Which run a per-run finding is about: these figures show one seed, not a seed mean."""
-    return f"seed {fmt(r['seed'])}"
