@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -362,3 +363,80 @@ def test_the_bare_loop_and_lightning_end_with_the_same_weights(tmp_path):
     for p, q, r in zip(lit.parameters(), bare.parameters(), base.parameters()):
         assert torch.equal(p, q)
     assert any(not torch.equal(p, r) for p, r in zip(lit.parameters(), base.parameters()))
+
+
+# -- a GradScaler (16-mixed): emulated on the CPU, the scaler without autocast ----------------
+@pytest.fixture
+def with_grad_scaler(monkeypatch):
+    """Every Trainer of ``train`` gets 16-mixed's precision plugin with a CPU GradScaler and
+    no autocast (16-mixed itself needs a GPU): what LitRun does around the scaler."""
+    import contextlib
+
+    from pytorch_lightning.plugins.precision import MixedPrecision
+
+    import lrd.training.trainer as T
+
+    class ScalerOnly(MixedPrecision):
+        def autocast_context_manager(self):
+            return contextlib.nullcontext()
+
+    make = T.make_trainer
+
+    def scaled(cfg, out_dir, loggers=(), callbacks=(), **extra):
+        plugin = ScalerOnly("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))
+        return make(cfg, out_dir, loggers, callbacks, precision=None, plugins=[plugin], **extra)
+    monkeypatch.setattr(T, "make_trainer", scaled)
+
+
+def _grad_norms(rec):
+    rows = csv.DictReader((Path(rec["run_dir"]) / "metrics.csv").read_text().splitlines())
+    return [float(r["train/grad_norm"]) for r in rows if r.get("train/grad_norm")]
+
+
+def test_under_a_grad_scaler_clipping_sees_unscaled_gradients(run_tiny, request):
+    """The logged gradient norm (and so the clipping) is the same with and without the scaler
+    (a fused optimiser would leave the gradients scaled by 65536 there)."""
+    parts = ("task/adding.yaml", "model/lstm.yaml")
+    over = ["task.length=5", "train.max_steps=4", "optim.grad_clip=1.0"]
+    plain = _grad_norms(run_tiny(*parts, overrides=over))
+    request.getfixturevalue("with_grad_scaler")
+    scaled = _grad_norms(run_tiny(*parts, overrides=over + ["log.out=" + str(
+        Path(tempfile.mkdtemp()))]))
+    assert plain and len(scaled) == len(plain)
+    assert scaled[0] == pytest.approx(plain[0], rel=1e-5)
+
+
+def test_under_a_grad_scaler_a_diverged_step_still_counts(run_tiny, request, monkeypatch):
+    """The training loss turns NaN at the third step: both runs stop there, diverged, with the
+    same step count (the scaler skips the update of non-finite gradients, the step counts)."""
+    full = regimes.Full.train_outputs
+    calls = []
+
+    def nan_at_third(self, model, task, batch):
+        calls.append(1)
+        out = full(self, model, task, batch)
+        return out * float("nan") if len(calls) == 3 else out
+    monkeypatch.setattr(regimes.Full, "train_outputs", nan_at_third)
+    parts = ("task/adding.yaml", "model/lstm.yaml")
+    over = ["task.length=5", "train.max_steps=20", "train.val_every=10"]
+    plain = run_tiny(*parts, overrides=over)
+    calls.clear()
+    request.getfixturevalue("with_grad_scaler")
+    scaled = run_tiny(*parts, overrides=over + ["log.out=" + str(Path(tempfile.mkdtemp()))])
+    assert plain["diverged"] and scaled["diverged"]
+    assert scaled["steps"] == plain["steps"] == 3
+
+
+@pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
+def test_cpu_autocast_uses_a_path_that_supports_it(name):
+    """bf16 autocast on the CPU: the kernels compute in one dtype, so the model falls back to
+    the torch module; a forward and backward run, and match the module path."""
+    model = lrd.models.make(name, lrd.tasks.make("copy"), hidden_size=8)
+    x = torch.randn(2, 5, model.input_size)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+        model.cpu_path = "module"
+        ref = model(x)
+        del model.cpu_path
+    out.float().sum().backward()
+    assert torch.equal(out, ref)

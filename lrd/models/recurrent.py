@@ -9,7 +9,8 @@ A state is a tuple of tensors ``[num_layers, B, H]``: ``(h,)`` or ``(h, c)`` (``
                   the model's ``cpu_path``, chosen by measurement (results/bench/fast_path.csv,
                   benchmarks/README.md): ``"kernel"``, the hand-written-backward layers of
                   lrd/models/kernels.py (``run_kernel``), or ``"module"``, the fused torch
-                  module ``core``; on any other device (CUDA: cuDNN) always the torch module.
+                  module ``core``; on any other device (CUDA: cuDNN), and under CPU autocast
+                  (bf16-mixed: the kernels compute in one dtype), always the torch module.
                   Exact and differentiable in the inputs and the initial state.
   explicit path   ``cell(x_t, state)``: one step of every layer written out (F.linear + gate
                   math; ``layer_cell`` in each model), for Jacobians with autograd/torch.func;
@@ -115,8 +116,11 @@ class Recurrent(Model):
         if state is None:
             state = self.initial_state(inputs.shape[0], inputs.device)
         has_kernel = type(self).layer_kernel is not Recurrent.layer_kernel
+        # under CPU autocast (bf16-mixed) the torch module or the loop, which autocast
+        # handles; the kernels compute in their inputs' one dtype
         if inputs.device.type == "cpu" and has_kernel and (self.cpu_path == "kernel"
-                                                           or not self.fused):
+                                                           or not self.fused) \
+                and not torch.is_autocast_enabled("cpu"):
             return self.run_kernel(inputs, state)
         if not self.fused:
             return self.run_loop(inputs, state)

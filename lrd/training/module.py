@@ -152,12 +152,15 @@ class LitRun(pl.LightningModule):
         if not math.isfinite(loss.item()):   # one scalar read; no extra kernel a step
             self.diverged = True
             self.trainer.should_stop = True
-            # No backward. The optimiser step is still taken, as Lightning's automatic loop
-            # took it after a training_step returning None: no parameter has a gradient, so
-            # no parameter moves, and the step counts (global_step, the record's ``steps``).
-            # A GradScaler (16-mixed) refuses a step without gradients: there it is skipped.
-            if getattr(self.trainer.precision_plugin, "scaler", None) is None:
-                opt.step()
+            # The optimiser step is still taken, as Lightning's automatic loop took it after a
+            # training_step returning None: no parameter moves, and the step counts
+            # (global_step, the record's ``steps``). Without a GradScaler: no backward, so no
+            # parameter has a gradient. A GradScaler (16-mixed) refuses a step without
+            # gradients, so there the non-finite loss is backed up: the scaler finds
+            # non-finite gradients and skips the update itself.
+            if _scaler(self) is not None:
+                self.manual_backward(loss)
+            opt.step()
             return None
         self.logging_step = self._logs_this_step()
         if self.logging_step:
@@ -192,8 +195,11 @@ class LitRun(pl.LightningModule):
     def configure_optimizers(self):
         o = self.optim
         cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[o.name]
-        opt = cls(self.parameters(), lr=o.lr, weight_decay=o.weight_decay,
-                  fused=fused_optimizer(self.parameters()))
+        # Not fused under a GradScaler (16-mixed): Lightning unscales the gradients before
+        # on_before_optimizer_step only for optimisers that do not unscale themselves, and the
+        # fused ones do; the clipping and the logged grad_norm there need unscaled gradients.
+        fused = None if _scaler(self) is not None else fused_optimizer(self.parameters())
+        opt = cls(self.parameters(), lr=o.lr, weight_decay=o.weight_decay, fused=fused)
         total, warm = self.max_steps, o.warmup_steps
         if o.schedule == "constant" and warm == 0:
             return opt   # the LR never changes: no scheduler to step every step
@@ -210,6 +216,16 @@ class LitRun(pl.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": sched}   # stepped every step by training_step
+
+
+def _scaler(module: pl.LightningModule):
+    """The GradScaler of the module's Trainer's precision plugin (16-mixed), or None (also when
+    no Trainer is attached, as when ``configure_optimizers`` is called by hand)."""
+    try:
+        trainer = module.trainer
+    except RuntimeError:
+        return None
+    return getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
 
 
 def fused_optimizer(params) -> bool | None:
