@@ -59,7 +59,7 @@ from lrd.config import Optim  # noqa: E402
 
 from measure import (GATES, OUT, TASK, fit_exponent, flops, fwd_bwd_fn,  # noqa: E402,F401
                      interleaved, make_model, matmul_fn, median_time, peak_matmul_rate,
-                     table, train_step_fn, write_csv)
+                     read_csv, table, train_step_fn, write_csv)
 
 MODELS = ("rnn", "lstm", "gru", "attention")
 RECURRENT = ("rnn", "lstm", "gru")
@@ -379,6 +379,10 @@ def main(argv=None):
               "ms per step of each process)", th,
               ["model", "processes", "threads_each", "threads_total", "cores", "ms_per_step",
                "slowdown_vs_1x1"], {"ms_per_step": ".2f", "slowdown_vs_1x1": ".2f"})
+    # the figure always shows the tables on disk: sections not run this time are read back
+    thr, lit, scal, fl = (got if got else read_csv(name) for got, name in (
+        (thr, "throughput.csv"), (lit, "lightning.csv"), (scal, "scaling.csv"),
+        (fl, "flops.csv")))
     if thr and lit and scal and fl:
         plot(thr, lit, scal, fl)
         print(f"\nplot: {OUT / 'bench.png'}")

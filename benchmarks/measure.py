@@ -138,6 +138,23 @@ def peak_matmul_rate(repeats: int) -> float:
     return 2 * 1024 ** 3 / median_time(lambda: torch.matmul(a, b), repeats)
 
 
+def read_csv(name: str) -> list[dict] | None:
+    """The rows of ``results/bench/<name>`` as ``write_csv`` wrote them (numbers as int or
+    float), or None if there is no such file."""
+    if not (OUT / name).exists():
+        return None
+
+    def num(v: str):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return v
+    with open(OUT / name, newline="") as f:
+        return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def write_csv(name: str, rows: list[dict]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / name, "w", newline="") as f:
