@@ -440,3 +440,14 @@ def test_cpu_autocast_uses_a_path_that_supports_it(name):
         del model.cpu_path
     out.float().sum().backward()
     assert torch.equal(out, ref)
+
+
+def test_bench_csvs_read_back_as_written(tmp_path, monkeypatch):
+    """bench.py redraws its figure from the CSVs of sections it did not run: numbers come back
+    as numbers, text as text."""
+    import measure
+    monkeypatch.setattr(measure, "OUT", tmp_path)
+    rows = [{"model": "rnn", "length": 100, "ratio": 0.843056, "clock": "cpu"}]
+    measure.write_csv("x.csv", rows)
+    assert measure.read_csv("x.csv") == rows
+    assert measure.read_csv("missing.csv") is None
