@@ -152,6 +152,18 @@ def test_readme_reports_status_provenance_and_how_regimes_are_scored(results):
     assert "| copy | lstm | default | 20 | 1 | – | True |" in text
 
 
+def test_revisions_name_each_commit_with_its_record_count():
+    from lrd.results.report import revisions
+
+    timing = pd.DataFrame({"env.git_commit": ["a" * 40, "b" * 40, "b" * 40, None]})
+    assert revisions(timing) == (" Revisions: the records were made at 2 revisions of lrd "
+                                 "(bbbbbbb (2), aaaaaaa (1); `env.git_commit` in `timing.csv`); "
+                                 "CPU runs are deterministic, so a record rerun at its revision "
+                                 "on the same kind of CPU gives the same numbers "
+                                 "(tests/test_sweep.py).")
+    assert revisions(pd.DataFrame({"run_id": ["a"]})) == ""
+
+
 def test_compute_sums_the_wall_time_of_trained_runs():
     from lrd.results.report import compute
 

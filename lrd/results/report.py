@@ -113,7 +113,23 @@ def provenance(results_dir: Path, n_runs: int) -> str:
     text = (f"{int(dirty.sum())} of {n_runs} records were made from a tree with uncommitted "
             f"changes (`env.git_dirty` in `timing.csv`)"
             + (f"; {int((~known).sum())} do not say" if (~known).any() else "") + ".")
-    return text + compute(timing)
+    return text + revisions(timing) + compute(timing)
+
+
+def revisions(timing: pd.DataFrame) -> str:
+    """" Revisions: ..." the code revisions the records were made at (``env.git_commit``), the
+    one with most records first, with their counts; "" if not recorded."""
+    if "env.git_commit" not in timing:
+        return ""
+    commits = timing["env.git_commit"].dropna().astype(str).str[:7].value_counts()
+    if commits.empty:
+        return ""
+    listed = ", ".join(f"{c} ({n})" for c, n in sorted(commits.items(),
+                                                      key=lambda kv: (-kv[1], kv[0])))
+    return (f" Revisions: the records were made at {len(commits)} revision"
+            f"{'s' if len(commits) > 1 else ''} of lrd ({listed}; `env.git_commit` in "
+            "`timing.csv`); CPU runs are deterministic, so a record rerun at its revision on the same "
+            "kind of CPU gives the same numbers (tests/test_sweep.py).")
 
 
 def compute(timing: pd.DataFrame) -> str:
