@@ -255,3 +255,5 @@ def test_a_cell_the_search_did_not_run_is_named_and_stops_an_agree():
     assert cell.verdict == "not run: every seed failed at T=400" and cell.seeds == 0
     assert {c.verdict for c in found if c is not cell} == {"agree"}
     assert literature.verdict(found) == "partly"
+    assert "| LSTM | 750 | – | – | not run | loss/baseline < 0.9 | not run: every seed failed " \
+        "at T=400 |" in literature.section(pd.DataFrame(rows))

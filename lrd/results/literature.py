@@ -372,7 +372,8 @@ def section(runs: pd.DataFrame) -> str:
             measured = c.seeds > 0
             row += [str(c.seeds) if measured else "–",
                     f"{c.solved}/{c.seeds}" if measured else "–",
-                    sc.ci_text(c.ci) if measured else NOT_MEASURED,
+                    sc.ci_text(c.ci) if measured else
+                    (NOT_RUN if c.verdict.startswith(NOT_RUN) else NOT_MEASURED),
                     _side_text(f, c.expected), c.verdict]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
