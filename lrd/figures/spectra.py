@@ -235,7 +235,7 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
                 ax.scatter(e0.real, e0.imag, s=9, facecolors="none", edgecolors="0.55",
                            linewidths=0.5)
                 ax.scatter(e1.real, e1.imag, s=6, color=style.model_color(model),
-                           linewidths=0, alpha=0.7)
+                           linewidths=0)
             rho0 = [float(np.abs(_eig(a)).max()) for _, a, _ in seeds]
             rho1 = [float(np.abs(_eig(b)).max()) for _, _, b in seeds]
             findings.append(f"{style.model_label(model)}, {init} ({len(seeds)} seeds): ρ(W_hh) "
