@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import ROOT
 from test_figures import PREFIX_TESTS, build, prefix_accuracy
 
 
@@ -170,3 +171,32 @@ def test_compute_sums_the_wall_time_of_trained_runs():
     timing = pd.DataFrame({"run_id": ["a", "b", "c"], "wall_time_s": [1800.0, 3600.0, None]})
     assert compute(timing).startswith(" Compute: the 2 trained runs took 1.5 h of wall time")
     assert compute(pd.DataFrame({"run_id": ["a"]})) == ""
+
+
+def test_the_committed_results_are_what_lrd_makes_of_the_committed_records(tmp_path):
+    """A clean clone's results/ (the files git tracks: records, committed analysis files,
+    curves.csv) regenerates every committed table and results/README.md byte for byte, with
+    `lrd results` then `lrd figures`: nothing in them is edited by hand or stale."""
+    import shutil
+    import subprocess
+
+    from lrd.cli import main
+
+    src = ROOT / "results"
+    listed = subprocess.run(["git", "ls-files", "-z", "results"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if listed.returncode != 0 or not (src / "runs.csv").exists():
+        pytest.skip("not a git checkout with committed results")
+    tracked = [p for p in listed.stdout.split("\0") if p]
+    dst = tmp_path / "results"
+    for rel in tracked:
+        if rel.startswith("results/runs/") or rel == "results/curves.csv":
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, tmp_path / rel)
+    assert main(["results", "--runs", str(dst / "runs"), "--dest", str(dst)]) == 0
+    assert main(["figures", "--results", str(dst)]) == 0
+    made = [rel for rel in tracked if rel.endswith((".csv", ".md", ".tex"))
+            and not rel.startswith(("results/runs/", "results/bench/"))]
+    assert "results/README.md" in made and "results/tables/horizon.csv" in made
+    stale = [rel for rel in made if (tmp_path / rel).read_bytes() != (ROOT / rel).read_bytes()]
+    assert not stale, f"committed but not what lrd makes of the records: {stale}"
