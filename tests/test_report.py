@@ -200,3 +200,17 @@ def test_the_committed_results_are_what_lrd_makes_of_the_committed_records(tmp_p
     assert "results/README.md" in made and "results/tables/horizon.csv" in made
     stale = [rel for rel in made if (tmp_path / rel).read_bytes() != (ROOT / rel).read_bytes()]
     assert not stale, f"committed but not what lrd makes of the records: {stale}"
+
+
+def test_study_status_counts_the_planned_runs_that_have_a_record(tmp_path):
+    from lrd.results.report import study_status
+
+    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "group": ["s", "s", "t"],
+                         "status": ["complete", "skipped", "complete"]})
+    (tmp_path / "_sweeps").mkdir()
+    (tmp_path / "_sweeps" / "s.txt").write_text("a\nb\nx\ny\n")
+    (tmp_path / "_sweeps" / "t.txt").write_text("c\n")
+    assert study_status(runs, tmp_path) == [
+        "`s`: 2 records of 4 planned (2 to run): 1 complete, 0 diverged, 1 skipped, 0 failed.",
+        "`t`: 1 records of 1 planned: 1 complete, 0 diverged, 0 skipped, 0 failed."]
+    assert study_status(runs)[0] == "`s`: 2 records: 1 complete, 0 diverged, 1 skipped, 0 failed."

@@ -85,8 +85,10 @@ def _members(runs: pd.DataFrame, group: str) -> pd.Series:
     return member
 
 
-def study_status(runs: pd.DataFrame) -> list[str]:
-    """One line per sweep group: its records by status (complete, diverged, skipped, failed)."""
+def study_status(runs: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
+    """One line per sweep group: its records by status (complete, diverged, skipped, failed),
+    and, where the sweep runner wrote its plan (``<runs>/_sweeps/<name>.txt``, one run id a
+    line), how many of the planned runs have a record."""
     if runs.empty or "group" not in runs:
         return []
     names = set(runs["group"].dropna().astype(str))
@@ -95,7 +97,14 @@ def study_status(runs: pd.DataFrame) -> list[str]:
     out = []
     for name in sorted(names):
         st = runs.loc[_members(runs, name), "status"].value_counts()
-        out.append(f"`{name}`: {int(st.sum())} records: " + ", ".join(
+        plan = Path(runs_dir) / "_sweeps" / f"{name}.txt" if runs_dir is not None else None
+        planned = ""
+        if plan is not None and plan.is_file():
+            ids = {line.strip() for line in plan.read_text().splitlines() if line.strip()}
+            done = len(ids & set(runs["run_id"].astype(str)))
+            planned = (f" of {len(ids)} planned" + ("" if done == len(ids) else
+                                                    f" ({len(ids) - done} to run)"))
+        out.append(f"`{name}`: {int(st.sum())} records{planned}: " + ", ".join(
             f"{int(st.get(k, 0))} {k}" for k in ("complete", "diverged", resultslib.SKIPPED,
                                                   "failed")) + ".")
     return out
@@ -232,7 +241,7 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
               + (f", {n_skip} not run by the horizon search (recorded as skipped)."
                  if (n_skip := int((runs['status'] == 'skipped').sum())) else ".")
               if n_runs else "."), ""]
-    status = study_status(runs)
+    status = study_status(runs, Path(results_dir) / "runs")
     if status:
         out += ["Study status, records per sweep (a run shared by two sweeps counts in both):",
                 ""] + [f"- {line}" for line in status] + [""]
