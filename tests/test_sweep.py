@@ -521,3 +521,23 @@ def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
     proc.kill()
     proc.wait()
     assert not still_alive(workers), "workers outlived the killed sweep"
+
+
+def test_every_sweeps_plan_is_written_before_any_run(tmp_path, monkeypatch):
+    """One call, two sweeps, stopped in the first one's first run: the second sweep's plan file
+    is already there (the report counts its runs as to run), the first one's too."""
+    from lrd.sweeps import runner
+
+    a = write_sweep(tmp_path, {"task.length": {"values": [4, 6]}}, name="first")
+    b = write_sweep(tmp_path, {"task.length": {"values": [8]}}, name="second")
+    out = tmp_path / "runs"
+
+    def stop(self, jobs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner._Pool, "train", stop)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run([a, b], workers=1, out=str(out), progress=False)
+    assert not records(out)
+    planned = {p.stem: p.read_text().split() for p in (out / "_sweeps").glob("*.txt")}
+    assert set(planned) == {"first", "second"}
+    assert len(planned["first"]) == 2 and len(planned["second"]) == 1

@@ -98,9 +98,10 @@ def run(paths, workers: int | None = None, profile: str | None = None,
         counts["not_run"] = 0
     names = sweeps[0].name if len(sweeps) == 1 else f"{len(sweeps)} sweeps"
     desc = f"{names} [{sweeps[0].profile}]"
+    for sweep, jobs in zip(sweeps, plans):   # every sweep's plan, before any run: the report
+        write_members(out_dir, sweep.name, [j.run_id for j in jobs])   # counts what is to run
     with _stop_on_sigterm(), _Pool(workers, todo, counts, desc, progress, redo) as pool:
         for sweep, jobs in zip(sweeps, plans):
-            write_members(out_dir, sweep.name, [j.run_id for j in jobs])
             # looked at again now: an earlier sweep of this call may have recorded a shared
             # run as skipped, which a sweep without the search (or the full grid) trains
             pending = {j.run_id for j in jobs if redone(record.read(out_dir / j.run_id), redo)}
