@@ -210,7 +210,9 @@ def test_study_status_counts_the_planned_runs_that_have_a_record(tmp_path):
     (tmp_path / "_sweeps").mkdir()
     (tmp_path / "_sweeps" / "s.txt").write_text("a\nb\nx\ny\n")
     (tmp_path / "_sweeps" / "t.txt").write_text("c\n")
+    (tmp_path / "_sweeps" / "u.txt").write_text("d\ne\n")
     assert study_status(runs, tmp_path) == [
         "`s`: 2 records of 4 planned (2 to run): 1 complete, 0 diverged, 1 skipped, 0 failed.",
-        "`t`: 1 records of 1 planned: 1 complete, 0 diverged, 0 skipped, 0 failed."]
+        "`t`: 1 record of 1 planned: 1 complete, 0 diverged, 0 skipped, 0 failed.",
+        "`u`: 0 records of 2 planned (2 to run): 0 complete, 0 diverged, 0 skipped, 0 failed."]
     assert study_status(runs)[0] == "`s`: 2 records: 1 complete, 0 diverged, 1 skipped, 0 failed."

@@ -94,6 +94,8 @@ def study_status(runs: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
     names = set(runs["group"].dropna().astype(str))
     if "sweeps" in runs:
         names |= {n for v in runs["sweeps"].dropna().astype(str) for n in v.split(";") if n}
+    if runs_dir is not None and (Path(runs_dir) / "_sweeps").is_dir():   # planned, no record yet
+        names |= {p.stem for p in (Path(runs_dir) / "_sweeps").glob("*.txt")}
     out = []
     for name in sorted(names):
         st = runs.loc[_members(runs, name), "status"].value_counts()
@@ -104,7 +106,8 @@ def study_status(runs: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
             done = len(ids & set(runs["run_id"].astype(str)))
             planned = (f" of {len(ids)} planned" + ("" if done == len(ids) else
                                                     f" ({len(ids) - done} to run)"))
-        out.append(f"`{name}`: {int(st.sum())} records{planned}: " + ", ".join(
+        n = int(st.sum())
+        out.append(f"`{name}`: {n} record{'' if n == 1 else 's'}{planned}: " + ", ".join(
             f"{int(st.get(k, 0))} {k}" for k in ("complete", "diverged", resultslib.SKIPPED,
                                                   "failed")) + ".")
     return out
