@@ -74,19 +74,8 @@ class AutomaticLitRun(LitRun):
             self.diverged = True
             self.trainer.should_stop = True
             return None
-        self.logging_step = self._logs_this_step()
-        if self.logging_step:
-            logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
-            logged["train/loss_ratio"] = loss.detach() / self._baseline()
-            logged["train/length"] = float(self.trainer.datamodule.length)
-            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
-        return loss
-
-    def on_before_optimizer_step(self, optimizer):
-        clip = self.optim.grad_clip if self.optim.grad_clip is not None else math.inf
-        norm = torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
-        if self.logging_step:
-            self.log("train/grad_norm", norm, on_step=True, on_epoch=False, batch_size=1)
+        self._log_training(outputs, batch, loss)
+        return loss   # clipping: LitRun's on_before_optimizer_step, which Lightning calls
 
     def configure_optimizers(self):
         conf = super().configure_optimizers()

@@ -162,18 +162,23 @@ class LitRun(pl.LightningModule):
                 self.manual_backward(loss)
             opt.step()
             return None
-        self.logging_step = self._logs_this_step()
-        if self.logging_step:
-            logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
-            logged["train/loss_ratio"] = loss.detach() / self._baseline()
-            logged["train/length"] = float(self.trainer.datamodule.length)
-            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+        self._log_training(outputs, batch, loss)
         self.manual_backward(loss)
         opt.step()        # runs on_before_optimizer_step (clipping, grad_norm) before the update
         sched = self.lr_schedulers()
         if sched is not None:
             sched.step()
         return loss
+
+    def _log_training(self, outputs, batch: Batch, loss) -> None:
+        """On the steps Lightning writes (``logging_step``), the task's metrics, the loss
+        ratio and the training length, through ``self.log``."""
+        self.logging_step = self._logs_this_step()
+        if self.logging_step:
+            logged = {f"train/{k}": v for k, v in self.task.metrics(outputs, batch, loss).items()}
+            logged["train/loss_ratio"] = loss.detach() / self._baseline()
+            logged["train/length"] = float(self.trainer.datamodule.length)
+            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
 
     def validation_step(self, batch: Batch, batch_idx: int):
         outputs = self.regime.eval_outputs(self.model, self.task, batch)
