@@ -16,8 +16,8 @@ WORKERS ?=
 WANDB_PROJECT ?= lrd
 STAMP  := $(VENV)/.installed
 # The study, headline sweeps first (a stopped `make reproduce` resumes where it stopped).
-STUDY  := horizon_copy horizon_adding prefix_sum_study positions_prefix_sum positions_copy \
-          regime_prefix_sum regime_copy irnn_adding init_adding horizon_delayed_recall
+STUDY  := horizon_copy horizon_adding prefix_sum_study irnn_adding positions_prefix_sum \
+          positions_copy regime_prefix_sum regime_copy init_adding horizon_delayed_recall
 SWEEPS := $(foreach s,$(STUDY),configs/sweeps/$(s).yaml)
 
 export WANDB_MODE ?= offline
