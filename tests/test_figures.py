@@ -252,7 +252,7 @@ def test_empty_results_folder(tmp_path, capsys):
         [f"figure {name}" for name in EXPECTED]
     assert not (tmp_path / "figures").exists()
     readme = (tmp_path / "README.md").read_text()
-    assert readme.count("_No runs for this table yet._") == 2 and "0 run records." in readme
+    assert readme.count("_No runs for this table yet._") == 3 and "0 run records." in readme
     assert (tmp_path / "tables" / "horizon.csv").read_text() == \
         "task,model,init,regime,horizon,max_length,seeds\n"
 

@@ -47,7 +47,7 @@ from lrd.figures.data import not_run, study
 from lrd.results import scores as sc
 
 MIN_SEEDS = 3
-LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
+LOSS_CUT = sc.LOSS_CUT
 NOT_MEASURED = "not measured yet"
 NOT_RUN = "not run"   # the horizon search skipped the cell
 TOO_FEW = "too few seeds"
@@ -336,8 +336,30 @@ def _side_text(f: Finding, side: str) -> str:
     return f"{what} {'<' if side == 'below' else '≥'} {f.cut:g}"
 
 
-def section(runs: pd.DataFrame) -> str:
-    """The "Against the literature" section of results/README.md (markdown)."""
+def budget_note(f: Finding, found: list[Cell], budget: pd.DataFrame | None) -> str:
+    """"- Step budget: ..." naming the finding's measured cells that were still improving when
+    their step budget ran out (``lrd.results.budget``), or "" if none."""
+    if budget is None or budget.empty:
+        return ""
+    ours = {(c.model, c.length) for c in found if c.seeds > 0}
+    subs = {(s.name, s.init, s.regime, s.model) for s in f.subjects}
+    hits = []
+    for _, r in budget[(budget["task"] == f.task)
+                       & (budget["verdict"] == "still improving")].iterrows():
+        for name, init, regime, model in sorted(subs):
+            if (r["init"], r["regime"]) == (init, regime) and fnmatch.fnmatch(r["model"], model) \
+                    and (r["model"], int(r["length"])) in ours:
+                hits.append(f"{name} at training length {r['length']} (fall {r['fall (last quarter)']})")
+    if not hits:
+        return ""
+    return ("- Step budget: still improving when the budget ran out, so a longer one might "
+            "change these cells: " + "; ".join(hits) + " (train loss fall over the last "
+            "quarter of the budget; the budget table).")
+
+
+def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
+    """The "Against the literature" section of results/README.md (markdown); ``budget``, the
+    budget table (``lrd.results.budget``), adds each finding's still-improving cells."""
     out = ["## Against the literature", "",
            "Each published finding lrd can test, with lrd's numbers (seed mean and 95% "
            "bootstrap CI) and a verdict by one rule (`lrd/results/literature.py`): a cell "
@@ -358,7 +380,8 @@ def section(runs: pd.DataFrame) -> str:
                 f"**Verdict: {verdict(found)}** ({judged} of {len(found)} cells judged).", "",
                 f"- Published: {f.statement}", f"- Their setup: {f.setup}",
                 f"- lrd's setup: {setup(f, runs)}; sweeps "
-                + ", ".join(f"`{s}`" for s in f.sweeps) + ".", ""]
+                + ", ".join(f"`{s}`" for s in f.sweeps) + "."]
+        out += [line for line in [budget_note(f, found, budget)] if line] + [""]
         score = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
         head = ["model", "train length"] + (["test length"] if f.test_lengths else []) + [
             "seeds", "solved" + (" (at train)" if f.test_lengths else ""),

@@ -4,7 +4,7 @@ with the tables of ``lrd.results.tables`` (CSV, Markdown and LaTeX under ``resul
 The README shows every figure with what it plots, how to read it, numbers computed from the
 results, the sweep and the command that produced it; the tables; the study's status per sweep
 and how many records came from an uncommitted tree; how each training regime is scored (with
-every curriculum run's last training length); the horizons' threshold sensitivity; and the
+every curriculum run's last training length); the horizons' threshold sensitivity and whether the step budget limited them; and the
 comparison with published findings (``lrd.results.literature``). The same ``results/`` always
 gives a byte-identical README.
 """
@@ -19,7 +19,7 @@ import pandas as pd
 from lrd import results as resultslib
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, load_runs, require_results
-from lrd.results import literature
+from lrd.results import budget, literature
 from lrd.results.tables import (PREFIX_SWEEP, TABLES, Table, ordered,  # noqa: F401
                                 horizon_table, horizon_text, prefix_sum_table, scores_table,
                                 to_csv, to_latex, to_markdown, write_tables)
@@ -297,7 +297,12 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
             "solved run's final score often sits just past the nominal threshold, and the "
             "strict horizon can fall for that reason alone.", ""]
     out += sensitivity(runs) + [""]
-    out += [literature.section(runs)]
+    out += ["## Memory horizon: step budget", "",
+            "A cell that most seeds failed may fail for want of steps. For each such cell, the "
+            "budget table above gives how its failed seeds' training ended, from the training "
+            "curves: still improving, no clear fall, or at the baseline (`lrd/results/budget.py`).", ""]
+    out += budget.findings(tables["budget"]) + [""]
+    out += [literature.section(runs, tables["budget"])]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -30,6 +30,7 @@ from lrd.results.stats import MeanCI, mean_ci
 
 KEYS = [*HORIZON_KEYS, "length"]
 LOSS_RATIO = "score.loss_ratio"   # the column ``measured`` adds
+LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
 
 
 def measured(runs: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,8 @@ embeds them in ``results/README.md``).
 - ``scores``: per (task, model, init, regime, length): seeds, seeds solved (k/n), and the
   seed mean with its 95% bootstrap CI of the normalised loss (test loss / memoryless baseline)
   and of the accuracy (``lrd.results.scores``).
+- ``budget``: per cell a majority of seeds failed, whether its failed seeds were still
+  improving when their step budget ran out (``lrd.results.budget``; it reads the curves).
 
 Every cell is formatted to a fixed number of decimals (a CI as "mean [low, high]") and the rows
 are sorted, so the same ``results/`` always gives byte-identical tables.
@@ -32,6 +34,7 @@ from lrd import results as resultslib
 from lrd.figures import style
 from lrd.figures.data import load_runs, study
 from lrd.results import scores as sc
+from lrd.results.budget import budget_table
 from lrd.tasks.prefix_sum import PrefixSum
 from lrd.training.record import write_atomic
 
@@ -178,9 +181,10 @@ def _is_num(s: str) -> bool:
 @dataclass(frozen=True)
 class Table:
     caption: str
-    build: Callable[[pd.DataFrame], pd.DataFrame]
+    build: Callable[..., pd.DataFrame]   # build(runs), or build(runs, results_dir) if curves
     sweeps: tuple[str, ...] = ()   # the sweeps it comes from; () for every sweep
     embed: bool = True             # shown in README.md (else linked: a long table)
+    curves: bool = False           # reads the training curves too (results/curves.csv)
 
 
 # name -> table, in report order; each is written to tables/<name>.{csv,md,tex}.
@@ -202,6 +206,15 @@ TABLES = {
                     "bootstrap CI] of the normalised loss (test loss / memoryless baseline "
                     "loss; 1 = no memory) and of the accuracy (– where the task has none).",
                     scores_table, embed=False),
+    "budget": Table("Step budget: every cell (task, model, initialisation, regime, training "
+                    "length) that a majority of seeds failed, over its seeds that used their "
+                    "whole step budget without solving: the budget (steps), the seed mean "
+                    "[95% bootstrap CI] of the train loss / memoryless baseline over the last "
+                    "10% of the budget, and of its relative fall over the last quarter "
+                    "(1 − that end value / the mean over 65–75% of the budget); verdict: still "
+                    "improving (the fall's CI above 2%), at the baseline (end CI ≥ 0.9) or no "
+                    "clear fall (lrd/results/budget.py).",
+                    budget_table, curves=True),
 }
 
 
@@ -213,7 +226,7 @@ def write_tables(results_dir, runs: pd.DataFrame | None = None) -> dict[str, pd.
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {}
     for name, table in TABLES.items():
-        df = table.build(runs)
+        df = table.build(runs, results_dir) if table.curves else table.build(runs)
         tables[name] = df
         write_atomic(out_dir / f"{name}.csv", to_csv(df))
         write_atomic(out_dir / f"{name}.md", to_markdown(df))

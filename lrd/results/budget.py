@@ -1,0 +1,129 @@
+"""Was the step budget the limit? For every cell (task, model, init, regime, length) that a
+majority of its seeds failed to solve, how the failed seeds' training ended.
+
+A run counts when it used its whole step budget (``steps`` = ``train.max_steps``) without
+solving; runs that stopped early (solved) or diverged do not. From its thinned training curve
+in ``results/curves.csv`` (``train/loss_ratio``: the train loss over the memoryless baseline
+loss at the current training length, as 50-step means):
+
+- ``end``: the mean loss ratio over the last ``END`` (10 %) of the budget;
+- ``fall``: the relative fall of the train loss over the last quarter of the budget,
+  1 − end / (the mean over 65–75 % of the budget): 0.10 means it fell by 10 %.
+
+Per cell: the seed means of both with their 95% bootstrap CI (``lrd.results.stats``), and a
+verdict:
+
+- **still improving**: the CI of the mean fall lies wholly above ``FALL`` (2 %): a longer
+  budget might solve the cell, so a horizon that stops there is set by the budget, not
+  measured to its end;
+- **at the baseline**: not that, and the CI of the end ratio lies at or above ``LOSS_CUT``
+  (0.9): training never clearly left the memoryless plateau;
+- **no clear fall**: neither: below the baseline, and not clearly improving any more (with 3
+  seeds the CI is the seeds' range, so one seed that levelled off is enough).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lrd.figures import style
+from lrd.figures.data import metrics_csv
+from lrd.results import scores as sc
+from lrd.results.stats import MeanCI, mean_ci
+
+END = 0.10            # the end ratio: the mean over the last 10 % of the budget
+BEFORE = (0.65, 0.75)  # ... compared with the mean over this window of the budget
+FALL = 0.02           # the fall's CI above 2 % over the last quarter: still improving
+VERDICTS = ("still improving", "no clear fall", "at the baseline")
+COLUMNS = ["task", "model", "init", "regime", "length", "seeds", "budget", "end loss/baseline",
+           "fall (last quarter)", "verdict"]
+
+
+def end_and_fall(curve: pd.DataFrame, budget: int) -> tuple[float, float]:
+    """``(end, fall)`` of one run's curve (module docstring); NaN where a window is empty."""
+    c = curve.dropna(subset=["train/loss_ratio"])
+    step, ratio = c["step"].to_numpy(float), c["train/loss_ratio"].to_numpy(float)
+    late = ratio[step >= (1 - END) * budget]
+    before = ratio[(step >= BEFORE[0] * budget) & (step < BEFORE[1] * budget)]
+    if not late.size or not before.size:
+        return math.nan, math.nan
+    end, prev = float(late.mean()), float(before.mean())
+    return end, (1 - end / prev if prev > 0 else math.nan)
+
+
+def verdict(end: MeanCI, fall: MeanCI) -> str:
+    """"still improving", "at the baseline" or "no clear fall" (module docstring); "–" without
+    data. One seed (no interval) is judged by its own value."""
+    if math.isnan(fall.mean):
+        return "–"
+    if (fall.mean if math.isnan(fall.low) else fall.low) > FALL:
+        return "still improving"
+    return ("at the baseline" if (end.mean if math.isnan(end.low) else end.low) >= sc.LOSS_CUT
+            else "no clear fall")
+
+
+def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
+    """One row per cell a majority of seeds failed (module docstring), in report order; the
+    seeds column counts the seeds that used their budget without solving."""
+    from lrd.results.tables import ordered   # tables lists this table
+
+    rows = sc.measured(runs)
+    if rows.empty or "config.train.max_steps" not in rows:
+        return pd.DataFrame(columns=COLUMNS)
+    budget = pd.to_numeric(rows["config.train.max_steps"], errors="coerce")
+    solved = rows["solved"].astype(str).str.lower().isin(["true", "1"])
+    diverged = rows["diverged"].astype(str).str.lower().isin(["true", "1"])
+    spent = ~solved & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
+    out = []
+    for key, g in rows.groupby(sc.KEYS, sort=True):
+        if 2 * sc.solved_seeds(g) > g["seed"].nunique():   # the cell is solved
+            continue
+        ends, falls = {}, {}
+        for i in g.index[spent[g.index]]:
+            curve = metrics_csv(results_dir, rows.at[i, "run_id"])
+            if curve is None or "train/loss_ratio" not in curve:
+                continue
+            e, f = end_and_fall(curve, int(budget[i]))
+            ends.setdefault(rows.at[i, "seed"], []).append(e)
+            falls.setdefault(rows.at[i, "seed"], []).append(f)
+        if not ends:
+            continue
+        end = mean_ci([np.nanmean(v) for _, v in sorted(ends.items())])
+        fall = mean_ci([np.nanmean(v) for _, v in sorted(falls.items())])
+        budgets = sorted({int(b) for b in budget[g.index[spent[g.index]]]})
+        out.append({**dict(zip(sc.KEYS, key)), "seeds": len(ends),
+                    "budget": "/".join(str(b) for b in budgets),
+                    "end loss/baseline": sc.ci_text(end), "fall (last quarter)": sc.ci_text(fall),
+                    "verdict": verdict(end, fall)})
+    if not out:
+        return pd.DataFrame(columns=COLUMNS)
+    t = ordered(pd.DataFrame(out), ("length",))
+    t["length"] = t["length"].astype(int)
+    return t[COLUMNS]
+
+
+def findings(table: pd.DataFrame) -> list[str]:
+    """The report's sentences on ``budget_table``: how many cells end each way, and which were
+    still improving."""
+    if table.empty:
+        return ["_No cell used its whole step budget without solving yet._"]
+    counts = table["verdict"].value_counts()
+    out = [f"{len(table)} cells failed by a majority of seeds used their whole step budget: "
+           + ", ".join(f"{int(counts.get(v, 0))} {v}"
+                       for v in VERDICTS) + "."]
+    improving = table[table["verdict"] == "still improving"]
+    if len(improving):
+        out.append("Still improving when the budget ran out (their horizon is set by the step "
+                   "budget; a longer one might solve them): " + "; ".join(
+                       f"{style.task_label(r['task'])}, {style.model_label(r['model'])}"
+                       + "".join(f" ({v})" for v, d in ((r["init"], "default"),
+                                                        (r["regime"], "full")) if v != d)
+                       + f" at {style.length_symbol(r['task'])} = {r['length']} (fall "
+                       f"{r['fall (last quarter)']}, "
+                       f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''})"
+                       for _, r in improving.iterrows()) + ".")
+    return out
+

@@ -1,0 +1,136 @@
+"""The step-budget table from hand-made curves with known numbers: the end ratio and the fall
+over the last quarter are exact window means of the budget (not of the steps a run took), only
+the seeds that used their whole budget without solving count, solved cells and diverged runs are
+left out, and each verdict comes where its rule says."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrd.results import budget, literature
+from lrd.results.stats import MeanCI
+
+BUDGET = 4000
+
+
+def curve(run_id, before, end, budget_steps=BUDGET, stop=None):
+    """50-step bins (steps 49, 99, ...) of train/loss_ratio: 1.5 before 60% of the budget,
+    ``before`` from 60% to 90%, ``end`` from 90%; cut at ``stop`` steps if given."""
+    steps = np.arange(49, (stop or budget_steps), 50)
+    ratio = np.where(steps < 0.6 * budget_steps, 1.5,
+                     np.where(steps < 0.9 * budget_steps, before, end))
+    return pd.DataFrame({"run_id": run_id, "step": steps, "train/loss_ratio": ratio,
+                         "val/loss": np.nan})
+
+
+def run(run_id, seed, length=100, model="lstm", steps=BUDGET, solved=False, diverged=False,
+        task="copy", init="default", regime="full"):
+    return {"run_id": run_id, "status": "complete", "task": task, "model": model,
+            "init": init, "regime": regime, "length": length, "seed": seed, "solved": solved,
+            "diverged": diverged, "steps": steps, "config.train.max_steps": BUDGET,
+            "test.loss": 1.0, "baseline_loss": 1.0, "group": "g", "sweeps": "g"}
+
+
+def test_end_and_fall_are_window_means_of_the_budget():
+    c = curve("a", before=0.8, end=0.6)
+    end, fall = budget.end_and_fall(c, BUDGET)
+    assert end == pytest.approx(0.6)
+    assert fall == pytest.approx(1 - 0.6 / 0.8)
+    # the windows are fractions of the budget, not of the curve: a curve that stopped at 3000
+    # steps has no last-10% window
+    assert all(math.isnan(v) for v in budget.end_and_fall(curve("b", 0.8, 0.6, stop=3000),
+                                                          BUDGET))
+    # a rising loss is a negative fall
+    assert budget.end_and_fall(curve("c", 0.5, 0.6), BUDGET)[1] == pytest.approx(1 - 0.6 / 0.5)
+
+
+@pytest.mark.parametrize("end, fall, expected", [
+    (MeanCI(0.7, 0.6, 0.8), MeanCI(0.1, 0.03, 0.2), "still improving"),
+    (MeanCI(0.7, 0.6, 0.8), MeanCI(0.1, 0.01, 0.2), "no clear fall"),      # one seed levelled
+    (MeanCI(1.0, 0.95, 1.02), MeanCI(0.0, -0.01, 0.01), "at the baseline"),
+    (MeanCI(0.95, 0.85, 1.02), MeanCI(0.0, -0.01, 0.01), "no clear fall"),  # one seed below 0.9
+    (MeanCI(0.7, math.nan, math.nan), MeanCI(0.05, math.nan, math.nan), "still improving"),
+    (MeanCI(math.nan, math.nan, math.nan), MeanCI(math.nan, math.nan, math.nan), "–"),
+])
+def test_verdict_rules(end, fall, expected):
+    assert budget.verdict(end, fall) == expected
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    curves = pd.concat([
+        # copy lstm 100: seeds 0-2 fail at budget, falling 20%, 25%, 50%: still improving
+        curve("c0", 0.8, 0.64), curve("c1", 0.8, 0.6), curve("c2", 0.8, 0.4),
+        # copy gru 100: seed 0 solved early, seeds 1, 2 failed flat: the cell is failed by 2/3
+        curve("g0", 0.5, 0.01, stop=2000), curve("g1", 0.7, 0.7), curve("g2", 0.6, 0.6),
+        # copy rnn 100: at the baseline, one seed diverged (left out)
+        curve("r0", 1.0, 1.0), curve("r1", 1.0, 1.0), curve("r2", 0.1, 0.01),
+        # copy lstm 10: solved by 2 of 3 seeds: a solved cell, not in the table
+        curve("s0", 0.5, 0.01, stop=1000), curve("s1", 0.5, 0.01, stop=1000),
+        curve("s2", 0.9, 0.5),
+    ], ignore_index=True)
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    return tmp_path
+
+
+@pytest.fixture
+def runs():
+    return pd.DataFrame([
+        run("c0", 0), run("c1", 1), run("c2", 2),
+        run("g0", 0, model="gru", steps=2000, solved=True), run("g1", 1, model="gru"),
+        run("g2", 2, model="gru"),
+        run("r0", 0, model="rnn-tanh"), run("r1", 1, model="rnn-tanh"),
+        run("r2", 2, model="rnn-tanh", diverged=True),
+        run("s0", 0, length=10, steps=1000, solved=True),
+        run("s1", 1, length=10, steps=1000, solved=True), run("s2", 2, length=10),
+    ])
+
+
+def test_budget_table(runs, results_dir):
+    t = budget.budget_table(runs, results_dir).set_index("model")
+    assert list(t.columns) == budget.COLUMNS[:1] + budget.COLUMNS[2:]
+    assert set(t.index) == {"lstm", "gru", "rnn-tanh"}           # copy lstm 10 is solved
+    assert (t["length"] == 100).all() and (t["budget"] == str(BUDGET)).all()
+    lstm = t.loc["lstm"]
+    assert lstm["seeds"] == 3 and lstm["verdict"] == "still improving"
+    assert lstm["end loss/baseline"] == "0.547 [0.400, 0.640]"    # mean of 0.64, 0.6, 0.4
+    assert lstm["fall (last quarter)"] == "0.317 [0.200, 0.500]"  # mean of 0.2, 0.25, 0.5
+    gru = t.loc["gru"]
+    assert gru["seeds"] == 2 and gru["verdict"] == "no clear fall"
+    assert gru["end loss/baseline"] == "0.650 [0.600, 0.700]"
+    rnn = t.loc["rnn-tanh"]
+    assert rnn["seeds"] == 2 and rnn["verdict"] == "at the baseline"   # the diverged seed: out
+
+    lines = budget.findings(budget.budget_table(runs, results_dir))
+    assert lines[0] == ("3 cells failed by a majority of seeds used their whole step budget: "
+                        "1 still improving, 1 no clear fall, 1 at the baseline.")
+    assert "Copy, LSTM at T = 100 (fall 0.317 [0.200, 0.500], 3 seeds)" in lines[1]
+    assert "GRU" not in lines[1]
+
+
+def test_budget_table_without_curves_or_failures_is_empty(runs, tmp_path):
+    assert budget.budget_table(runs, tmp_path).empty                  # no curves.csv
+    assert budget.budget_table(runs.iloc[9:11], tmp_path).empty       # only solved runs
+    assert budget.findings(budget.budget_table(runs.iloc[9:11], tmp_path))[0].startswith("_No")
+
+
+def test_the_literature_section_names_a_findings_still_improving_cells():
+    f = next(f for f in literature.FINDINGS if f.key == "urnn_copy")
+    table = pd.DataFrame([
+        {"task": "copy", "model": "lstm", "init": "default", "regime": "full", "length": 100,
+         "fall (last quarter)": "0.100 [0.050, 0.150]", "verdict": "still improving"},
+        {"task": "copy", "model": "gru", "init": "default", "regime": "full", "length": 100,
+         "fall (last quarter)": "0.100 [0.050, 0.150]", "verdict": "still improving"},
+        {"task": "copy", "model": "rnn-tanh", "init": "default", "regime": "full",
+         "length": 200, "fall (last quarter)": "0.000 [0.000, 0.000]",
+         "verdict": "at the baseline"}])
+    found = [literature.Cell("LSTM", "lstm", 100, None, 3, 0, MeanCI(0.9, 0.8, 1.0), "above",
+                             "unclear"),
+             literature.Cell("tanh RNN", "rnn-tanh", 200, None, 3, 0, MeanCI(1, 1, 1),
+                             "above", "agree")]
+    note = literature.budget_note(f, found, table)
+    assert "LSTM at training length 100 (fall 0.100 [0.050, 0.150])" in note
+    assert "GRU" not in note and "tanh RNN" not in note    # not in the finding; not improving
+    assert literature.budget_note(f, found, table.iloc[2:]) == ""
