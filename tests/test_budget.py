@@ -63,10 +63,12 @@ def results_dir(tmp_path):
     curves = pd.concat([
         # copy lstm 100: seeds 0-2 fail at budget, falling 20%, 25%, 50%: still improving
         curve("c0", 0.8, 0.64), curve("c1", 0.8, 0.6), curve("c2", 0.8, 0.4),
-        # copy gru 100: seed 0 solved early, seeds 1, 2 failed flat: the cell is failed by 2/3
+        # copy gru 100: seed 0 solved early, seeds 1-3 failed flat: the cell is failed by 3/4
         curve("g0", 0.5, 0.01, stop=2000), curve("g1", 0.7, 0.7), curve("g2", 0.6, 0.6),
+        curve("g3", 0.65, 0.65),
         # copy rnn 100: at the baseline, one seed diverged (left out)
         curve("r0", 1.0, 1.0), curve("r1", 1.0, 1.0), curve("r2", 0.1, 0.01),
+        curve("r3", 0.95, 0.95),
         # copy lstm 10: solved by 2 of 3 seeds: a solved cell, not in the table
         curve("s0", 0.5, 0.01, stop=1000), curve("s1", 0.5, 0.01, stop=1000),
         curve("s2", 0.9, 0.5),
@@ -80,9 +82,9 @@ def runs():
     return pd.DataFrame([
         run("c0", 0), run("c1", 1), run("c2", 2),
         run("g0", 0, model="gru", steps=2000, solved=True), run("g1", 1, model="gru"),
-        run("g2", 2, model="gru"),
+        run("g2", 2, model="gru"), run("g3", 3, model="gru"),
         run("r0", 0, model="rnn-tanh"), run("r1", 1, model="rnn-tanh"),
-        run("r2", 2, model="rnn-tanh", diverged=True),
+        run("r2", 2, model="rnn-tanh", diverged=True), run("r3", 3, model="rnn-tanh"),
         run("s0", 0, length=10, steps=1000, solved=True),
         run("s1", 1, length=10, steps=1000, solved=True), run("s2", 2, length=10),
     ])
@@ -98,22 +100,31 @@ def test_budget_table(runs, results_dir):
     assert lstm["end loss/baseline"] == "0.547 [0.400, 0.640]"    # mean of 0.64, 0.6, 0.4
     assert lstm["fall (last quarter)"] == "0.317 [0.200, 0.500]"  # mean of 0.2, 0.25, 0.5
     gru = t.loc["gru"]
-    assert gru["seeds"] == 2 and gru["verdict"] == "no clear fall"
+    assert gru["seeds"] == 3 and gru["verdict"] == "no clear fall"
     assert gru["end loss/baseline"] == "0.650 [0.600, 0.700]"
     rnn = t.loc["rnn-tanh"]
-    assert rnn["seeds"] == 2 and rnn["verdict"] == "at the baseline"   # the diverged seed: out
+    assert rnn["seeds"] == 3 and rnn["verdict"] == "at the baseline"   # the diverged seed: out
+    assert rnn["end loss/baseline"] == "0.983 [0.950, 1.000]"
 
     lines = budget.findings(budget.budget_table(runs, results_dir))
     assert lines[0] == ("3 cells failed by a majority of seeds used their whole step budget: "
-                        "1 still improving, 1 no clear fall, 1 at the baseline.")
+                        "1 still improving, 1 no clear fall, 1 at the baseline, "
+                        "0 too few seeds.")
     assert "Copy, LSTM at T = 100 (fall 0.317 [0.200, 0.500], 3 seeds)" in lines[1]
     assert "GRU" not in lines[1]
 
 
+def test_fewer_than_three_spent_seeds_are_shown_but_not_judged(runs, results_dir):
+    two = runs[runs["run_id"] != "g3"]
+    gru = budget.budget_table(two, results_dir).set_index("model").loc["gru"]
+    assert gru["seeds"] == 2 and gru["verdict"] == "too few seeds"
+
+
 def test_budget_table_without_curves_or_failures_is_empty(runs, tmp_path):
     assert budget.budget_table(runs, tmp_path).empty                  # no curves.csv
-    assert budget.budget_table(runs.iloc[9:11], tmp_path).empty       # only solved runs
-    assert budget.findings(budget.budget_table(runs.iloc[9:11], tmp_path))[0].startswith("_No")
+    solved = runs[runs["solved"]]
+    assert budget.budget_table(solved, tmp_path).empty                # only solved runs
+    assert budget.findings(budget.budget_table(solved, tmp_path))[0].startswith("_No")
 
 
 def test_the_literature_section_names_a_findings_still_improving_cells():

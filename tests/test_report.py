@@ -165,6 +165,34 @@ def test_revisions_name_each_commit_with_its_record_count():
     assert revisions(pd.DataFrame({"run_id": ["a"]})) == ""
 
 
+def test_mixed_cells_name_the_cells_whose_seeds_span_revisions():
+    from lrd.results.report import mixed
+
+    def row(rid, length, seed, status="complete"):
+        return {"run_id": rid, "task": "copy", "model": "lstm", "init": "default",
+                "regime": "full", "length": length, "seed": seed, "status": status}
+
+    runs = pd.DataFrame([row("a", 10, 0), row("b", 10, 1), row("c", 10, 2),
+                         row("d", 20, 0), row("e", 20, 1),
+                         row("f", 50, 0), row("g", 50, 1, status="skipped")])
+    timing = pd.DataFrame({"run_id": list("abcdefg"),
+                           "env.git_commit": ["a" * 40, "b" * 40, "b" * 40, "a" * 40,
+                                              "a" * 40, "a" * 40, "b" * 40]})
+    assert mixed(timing, runs) == (" Mixed cells: the seeds of 1 cell were made at different "
+                                   "revisions, so a rerun of the whole cell at one revision can "
+                                   "differ: copy, lstm at 10 (bbbbbbb ×2, aaaaaaa ×1).")
+    assert mixed(timing[timing["run_id"] != "a"], runs) == ""     # one revision per cell
+    assert mixed(pd.DataFrame({"run_id": ["a"]}), runs) == ""
+
+
+def test_the_header_counts_every_sweep_a_record_belongs_to():
+    from lrd.results.report import sweeps_of
+
+    runs = pd.DataFrame({"group": ["horizon_copy", "horizon_copy"],
+                         "sweeps": ["horizon_copy;positions_copy", None]})
+    assert sweeps_of(runs) == ["horizon_copy", "positions_copy"]
+
+
 def test_compute_sums_the_wall_time_of_trained_runs():
     from lrd.results.report import compute
 

@@ -19,7 +19,9 @@ verdict:
 - **at the baseline**: not that, and the CI of the end ratio lies at or above ``LOSS_CUT``
   (0.9): training never clearly left the memoryless plateau;
 - **no clear fall**: neither: below the baseline, and not clearly improving any more (with 3
-  seeds the CI is the seeds' range, so one seed that levelled off is enough).
+  seeds the CI is the seeds' range, so one seed that levelled off is enough);
+- **too few seeds**: fewer than ``MIN_SEEDS`` (3) seeds used their budget: shown, not
+  judged.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from lrd.results.stats import MeanCI, mean_ci
 END = 0.10            # the end ratio: the mean over the last 10 % of the budget
 BEFORE = (0.65, 0.75)  # ... compared with the mean over this window of the budget
 FALL = 0.02           # the fall's CI above 2 % over the last quarter: still improving
-VERDICTS = ("still improving", "no clear fall", "at the baseline")
+VERDICTS = ("still improving", "no clear fall", "at the baseline", "too few seeds")
 COLUMNS = ["task", "model", "init", "regime", "length", "seeds", "budget", "end loss/baseline",
            "fall (last quarter)", "verdict"]
 
@@ -97,7 +99,8 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
         out.append({**dict(zip(sc.KEYS, key)), "seeds": len(ends),
                     "budget": "/".join(str(b) for b in budgets),
                     "end loss/baseline": sc.ci_text(end), "fall (last quarter)": sc.ci_text(fall),
-                    "verdict": verdict(end, fall)})
+                    "verdict": verdict(end, fall) if len(ends) >= sc.MIN_SEEDS
+                    else "too few seeds"})
     if not out:
         return pd.DataFrame(columns=COLUMNS)
     t = ordered(pd.DataFrame(out), ("length",))

@@ -20,11 +20,21 @@ memoryless baseline loss, or accuracy).
   that side is the published one, **disagrees** when it is the other, and is **unclear** when
   the CI contains the cut.
 
+A subject the source makes no claim about is reported ("reported (no claim)"), never judged; a
+training length the source's claim excepts is shown and "not judged" with the reason.
+
 A finding agrees when every cell with a verdict agrees, disagrees when every one disagrees, is
-"partly" otherwise; while no cell has a verdict it is "not measured yet", or "not judged yet
-(too few seeds)" (or the other reason) when some cell has runs. The section says how
-many cells have one. The setup differences are read from the configs of the runs used
-(``setup``): optimiser and learning rate, hidden width, batch size, step budget and seeds.
+"unclear" when every one is unclear, "partly" otherwise; while no cell has a verdict it is "not
+measured yet", or "not judged yet (too few seeds)" (or the other reason) when some cell has
+runs, and while a subject with a claim has no judged cell it is "not judged yet" too (a paper's
+main model unmeasured). Each subject's own verdict is listed beside it; a finding marked
+``overall=False`` (SPEC §1's prefix-sum claim: "never one verdict for all") has only those. A
+verdict on an outcome we recall but could not confirm says so. For length generalisation, a
+subject published to fail at longer lengths that was not solved at its own training length gets
+a caveat: its low scores there are no failure to generalise. The section says how many cells
+have a verdict. The setup differences are read from the configs of the runs used (``setup``):
+the task's parameters, optimiser and learning rate, hidden width, batch size, step budget and
+seeds.
 
 Sources. Each statement and setup says what it rests on, at the precision that source allows;
 the comment above ``FINDINGS`` lists the texts read and what stays unconfirmed. Delétang et
@@ -46,19 +56,23 @@ import pandas as pd
 from lrd.figures.data import not_run, study
 from lrd.results import scores as sc
 
-MIN_SEEDS = 3
+MIN_SEEDS = sc.MIN_SEEDS
 LOSS_CUT = sc.LOSS_CUT
 NOT_MEASURED = "not measured yet"
 NOT_RUN = "not run"   # the horizon search skipped the cell
 TOO_FEW = "too few seeds"
 NO_SCORE = "no finite score"
+NO_CLAIM = "reported (no claim)"   # a subject the source makes no claim about
+NOT_JUDGED = "not judged"          # a cell the finding shows but does not judge (with why)
+JUDGED = ("agree", "disagree", "unclear")
 
 
 @dataclass(frozen=True)
 class Subject:
     name: str                 # as the section shows it, e.g. "IRNN"
     model: str                # runs.csv ``model``, a glob ("attention*": every scheme)
-    side: str                 # the published side of the cut: "below" or "above"
+    side: str | None          # the published side of the cut: "below" or "above"; None:
+    #                           the source makes no claim (reported, never judged)
     init: str = "default"
     regime: str = "full"
     lengths: tuple[int, ...] | None = ()   # (): the finding's; None: every one measured up
@@ -78,6 +92,9 @@ class Finding:
     subjects: tuple[Subject, ...]
     lengths: tuple[int, ...]              # training lengths
     test_lengths: tuple[int, ...] = ()    # () : scored at the training length
+    not_judged: tuple[tuple[int, str], ...] = ()   # (training length, why): shown, not judged
+    overall: bool = True      # False: a verdict per subject only, never one for all (SPEC §1)
+    recalled: bool = False    # the outcome tested is our recollection (unconfirmed)
 
 
 @dataclass(frozen=True)
@@ -89,8 +106,9 @@ class Cell:
     seeds: int
     solved: int
     ci: sc.MeanCI
-    expected: str             # "below" / "above"
-    verdict: str              # agree / disagree / unclear / too few seeds / not measured yet
+    expected: str | None      # "below" / "above" / None (no claim)
+    verdict: str              # agree / disagree / unclear / too few seeds / not measured yet /
+    #                           reported (no claim) / not judged: why / not run: why
 
 
 # What the statements rest on (checked for each finding; nothing here is cited that was not read):
@@ -147,7 +165,8 @@ FINDINGS = [
         "parameter counts) are unconfirmed. No seed statistics in the text we read.",
         sc.LOSS_RATIO, LOSS_CUT,
         (Subject("LSTM", "lstm", "above"), Subject("tanh RNN", "rnn-tanh", "above")),
-        (100, 200, 500)),
+        (100, 200, 500),
+        not_judged=((100, "the claim excepts the simplest case, T = 100"),)),
     Finding(
         "urnn_adding", "Arjovsky, Shah & Bengio 2016 (uRNN), adding problem", "adding",
         ("horizon_adding",),
@@ -164,7 +183,7 @@ FINDINGS = [
         sc.LOSS_RATIO, LOSS_CUT,
         (Subject("LSTM", "lstm", "below"),
          Subject("tanh RNN", "rnn-tanh", "above", lengths=(400, 750))),
-        (200, 400, 750)),
+        (200, 400, 750), recalled=True),
     Finding(
         "irnn_adding", "Le, Jaitly & Hinton 2015 (IRNN), adding problem", "adding",
         ("irnn_adding", "init_adding", "horizon_adding"),
@@ -179,7 +198,7 @@ FINDINGS = [
         sc.LOSS_RATIO, LOSS_CUT,
         (Subject("IRNN", "rnn-relu", "below", init="identity"), Subject("LSTM", "lstm",
                                                                          "below")),
-        (200, 400)),
+        (200, 400), recalled=True),
     Finding(
         "chomsky_modular", "Delétang et al. 2023, Neural networks and the Chomsky hierarchy "
         "(ICLR), §4–5 and App. A–B", "prefix_sum", ("prefix_sum_study", "positions_prefix_sum"),
@@ -208,13 +227,14 @@ FINDINGS = [
         "prefix_sum_200", "lrd SPEC §1 (the claim under test; not a paper)", "prefix_sum",
         ("prefix_sum_study", "regime_prefix_sum"),
         "Prefix sum mod 3 trained at L = 200 without teacher forcing (full BPTT) fails: test "
-        "accuracy below 35%. SPEC §1 says it holds for the tanh RNN and not for the LSTM; "
-        "every model is judged separately here.",
+        "accuracy below 35%. SPEC §1 says it holds for the tanh RNN and that the LSTM solves "
+        "it; it makes no claim for the GRU and the Transformer, whose results are reported. "
+        "Each model gets its own verdict, never one for all (SPEC §1).",
         "None given.",
         "accuracy", 0.35,
-        (Subject("tanh RNN", "rnn-tanh", "below"), Subject("LSTM", "lstm", "below"),
-         Subject("GRU", "gru", "below"), Subject("Transformer", _ATTENTION, "below")),
-        (200,)),
+        (Subject("tanh RNN", "rnn-tanh", "below"), Subject("LSTM", "lstm", "above"),
+         Subject("GRU", "gru", None), Subject("Transformer", _ATTENTION, None)),
+        (200,), overall=False),
 ]
 
 
@@ -264,6 +284,10 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                     ci, v = judge(values, f.cut, sub.side)
                     if not values and (why := _not_run(runs, f, sub, label, n)):
                         v = why
+                    elif v in JUDGED and sub.side is None:
+                        v = NO_CLAIM
+                    elif v in JUDGED and n in dict(f.not_judged):
+                        v = f"{NOT_JUDGED}: {dict(f.not_judged)[n]}"
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
                                     ci, sub.side, v))
     return out
@@ -295,18 +319,66 @@ def _column(score: str, test_length: int | None) -> str:
 
 def verdict(found: list[Cell]) -> str:
     """The finding's verdict from its cells (module docstring); a cell the horizon search did
-    not run where the published side is "below" keeps it from "agree"."""
-    judged = [c.verdict for c in found if c.verdict in ("agree", "disagree", "unclear")]
+    not run where the published side is "below" keeps it from "agree", and so does a subject
+    with a published claim but no judged cell yet (the finding is then "not judged yet")."""
+    judged = [c.verdict for c in found if c.verdict in JUDGED]
     if judged and any(c.verdict.startswith(NOT_RUN) and c.expected == "below" for c in found):
         judged.append("unclear")
     if not judged:
-        why = sorted({c.verdict for c in found} - {NOT_MEASURED})
+        why = sorted({c.verdict.split(":")[0] for c in found} - {NOT_MEASURED, NO_CLAIM})
         return f"not judged yet ({', '.join(why)})" if why else NOT_MEASURED
+    claimed = dict.fromkeys(c.subject for c in found if c.expected is not None)
+    missing = [s for s in claimed if not any(c.verdict in JUDGED for c in found
+                                             if c.subject == s)]
+    if missing:
+        return f"not judged yet (no judged cell for {', '.join(missing)})"
     if all(v == "agree" for v in judged):
         return "agree"
     if all(v == "disagree" for v in judged):
         return "disagree"
+    if all(v == "unclear" for v in judged):
+        return "unclear"
     return "partly"
+
+
+def _cells_text(judged: int, total: int) -> str:
+    return f"{judged} of {total} cell{'' if total == 1 else 's'} judged"
+
+
+def per_subject(found: list[Cell]) -> str:
+    """Each subject's own verdict with its judged cells: "LSTM: agree (2 of 3 cells judged);
+    GRU: reported (no claim)"."""
+    out = []
+    for s in dict.fromkeys(c.subject for c in found):
+        mine = [c for c in found if c.subject == s]
+        if mine[0].expected is None:
+            measured = any(c.seeds > 0 for c in mine)
+            out.append(f"{s}: {NO_CLAIM if measured else NOT_MEASURED}")
+            continue
+        judged = sum(c.verdict in JUDGED for c in mine)
+        out.append(f"{s}: {verdict(mine)}" + (f" ({_cells_text(judged, len(mine))})"
+                                              if judged else ""))
+    return "; ".join(out)
+
+
+def caveat(f: Finding, found: list[Cell]) -> str:
+    """"- Caveat: ..." for a length-generalisation finding whose subject published to fail at
+    longer lengths was not solved by a majority of seeds at its own training length either:
+    its low scores there show no failure to generalise what it learned. "" otherwise."""
+    if not f.test_lengths:
+        return ""
+    hits = {}
+    for c in found:
+        if c.expected == "below" and c.seeds and 2 * c.solved <= c.seeds:
+            hits.setdefault(f"{c.subject} ({c.model})", set()).add((c.length, c.solved, c.seeds))
+    if not hits:
+        return ""
+    return ("- Caveat: not solved at its own training length by a majority of seeds, so its "
+            "scores at longer lengths show no failure to generalise a solution it had not "
+            "found: " + "; ".join(
+                f"{who} at training length "
+                + ", ".join(f"{n} ({k}/{m} seeds solved)" for n, k, m in sorted(v))
+                for who, v in hits.items()) + ".")
 
 
 def setup(f: Finding, runs: pd.DataFrame) -> str:
@@ -324,7 +396,11 @@ def setup(f: Finding, runs: pd.DataFrame) -> str:
     num = lambda x: f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
     per_cell = rows.groupby(["model", "init", "regime", "length"])["seed"].nunique()
     seeds = sorted(set(int(s) for s in per_cell))
-    return (f"{vals('config.optim.name')}, lr {vals('config.optim.lr', num)}; hidden "
+    params = [c for c in sorted(rows.columns) if c.startswith("config.task.")
+              and c not in ("config.task.name", "config.task.length") and rows[c].notna().any()]
+    task = f"{f.task}" + "".join(f", {c.removeprefix('config.task.')} {vals(c, num)}"
+                                 for c in params)
+    return (f"{task}; {vals('config.optim.name')}, lr {vals('config.optim.lr', num)}; hidden "
             f"{vals('config.model.hidden_size', num)}; batch "
             f"{vals('config.train.batch_size', num)}; at most "
             f"{vals('config.train.max_steps', num)} steps; "
@@ -333,6 +409,8 @@ def setup(f: Finding, runs: pd.DataFrame) -> str:
 
 def _side_text(f: Finding, side: str) -> str:
     what = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
+    if side is None:
+        return "no claim"
     return f"{what} {'<' if side == 'below' else '≥'} {f.cut:g}"
 
 
@@ -366,7 +444,10 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
            f"needs at least {MIN_SEEDS} seeds; it **agrees** when the CI lies wholly on the "
            "published side of the cut, **disagrees** when it lies wholly on the other side, "
            "and is **unclear** when it contains the cut. A finding agrees (disagrees) when "
-           "every judged cell does, and is *partly* otherwise. Cells without runs say "
+           "every judged cell does, is unclear when every one is, and is *partly* otherwise; "
+           "it is not judged while a model it makes a claim about has no judged cell. Each "
+           "model's own verdict is listed beside it. A model the source makes no claim about "
+           "is reported, not judged, and so is a length the claim excepts. Cells without runs say "
            f"\"{NOT_MEASURED}\" and are never judged. Normalised loss is test loss / the "
            f"memoryless baseline loss; below {LOSS_CUT:g} counts as clearly below the "
            "baseline. With 3 seeds the percentile bootstrap CI is the range of the seeds "
@@ -375,13 +456,20 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
            "covers the true mean about 75% of the time, not 95%.", ""]
     for f in FINDINGS:
         found = cells(f, runs)
-        judged = sum(c.verdict in ("agree", "disagree", "unclear") for c in found)
-        out += [f"### {f.citation}: {f.task}", "",
-                f"**Verdict: {verdict(found)}** ({judged} of {len(found)} cells judged).", "",
+        judged = sum(c.verdict in JUDGED for c in found)
+        head = (f"**Verdict: {verdict(found)}**"
+                + (" with the outcome as we recall it (unconfirmed: see Published)"
+                   if f.recalled and verdict(found) in (*JUDGED, "partly") else "")
+                + f" ({_cells_text(judged, len(found))}). Per model: {per_subject(found)}."
+                if f.overall else
+                f"**Verdict per model** (no verdict for all; {_cells_text(judged, len(found))}"
+                f"): {per_subject(found)}.")
+        out += [f"### {f.citation}: {f.task}", "", head, "",
                 f"- Published: {f.statement}", f"- Their setup: {f.setup}",
                 f"- lrd's setup: {setup(f, runs)}; sweeps "
                 + ", ".join(f"`{s}`" for s in f.sweeps) + "."]
-        out += [line for line in [budget_note(f, found, budget)] if line] + [""]
+        out += [line for line in [caveat(f, found), budget_note(f, found, budget)]
+                if line] + [""]
         score = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
         head = ["model", "train length"] + (["test length"] if f.test_lengths else []) + [
             "seeds", "solved" + (" (at train)" if f.test_lengths else ""),

@@ -30,6 +30,7 @@ from lrd.results.stats import MeanCI, mean_ci
 
 KEYS = [*HORIZON_KEYS, "length"]
 LOSS_RATIO = "score.loss_ratio"   # the column ``measured`` adds
+MIN_SEEDS = 3    # a finding or verdict rests on at least 3 seeds (SPEC §7)
 LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
 
 
