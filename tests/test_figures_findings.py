@@ -147,3 +147,35 @@ def test_the_generalisation_finding_ties_solved_models(tmp_path):
     assert made.findings == [
         "Trained at length 20, accuracy at test length 5000 over seeds (baseline 0.333), tied: "
         "GRU (full BPTT), LSTM (full BPTT), all solved (seed means 0.997, 1, each ≥ 0.99)."]
+
+
+# 3. no horizon is not no memory
+
+def test_a_model_without_a_horizon_says_where_it_beats_or_loses_to_the_baseline(tmp_path):
+    """Copy (baseline 1/8): the tanh RNN at 0.125-0.127 (at the baseline), the LSTM at
+    0.175-0.179 (clearly above it), neither solves. Adding (baseline MSE 1/6): the tanh RNN at
+    MSE 0.17-0.172 (1.02-1.032 of the baseline: worse), the LSTM solves 10, not 25."""
+    from lrd.figures import horizon
+    from lrd.figures.data import study
+
+    runs = []
+    for L in (5, 10):
+        for s in SEEDS:
+            for model, acc in (("rnn-tanh", 0.125 + 0.001 * s), ("lstm", 0.175 + 0.002 * s)):
+                runs.append(dict(task="copy", model=model, length=L, seed=s,
+                                 group="horizon_copy", test={"accuracy": acc, "loss": 2.0}))
+    for L in (10, 25):
+        for s in SEEDS:
+            mse = {"rnn-tanh": 0.17 + 0.001 * s, "lstm": 0.004 if L == 10 else 0.16}
+            for model, v in mse.items():
+                runs.append(dict(task="adding", model=model, length=L, seed=s,
+                                 group="horizon_adding", test={"mse": v, "loss": v}))
+    runs = _results(tmp_path, runs)
+    copy = horizon._finding("copy", study(runs, "horizon_copy"))
+    assert copy == ("Copy: memory horizon (as in the horizon table, lengths up to 10): RNN "
+                    "(tanh) solves no length, LSTM solves no length (above the baseline at "
+                    "T = 5, 10).")
+    adding = horizon._finding("adding", study(runs, "horizon_adding"))
+    assert adding == ("Adding: memory horizon (as in the horizon table, lengths up to 25): RNN "
+                      "(tanh) solves no length (worse than the memoryless baseline at T = 10, "
+                      "25: an optimisation failure, not only missing memory), LSTM 10.")
