@@ -179,3 +179,141 @@ def test_a_model_without_a_horizon_says_where_it_beats_or_loses_to_the_baseline(
     assert adding == ("Adding: memory horizon (as in the horizon table, lengths up to 25): RNN "
                       "(tanh) solves no length (worse than the memoryless baseline at T = 10, "
                       "25: an optimisation failure, not only missing memory), LSTM 10.")
+
+
+# 5. gradient decay: the real fit range; the Lyapunov exponent instead of the bound's count
+
+def _npz(norms, top):
+    """An analysis npz dict: ``curve.jacobian_norm`` at lags 0.. and a rate fitted on 1..top."""
+    return {"curve.lag": np.arange(len(norms)), "curve.jacobian_norm": np.asarray(norms, float),
+            "rates.quantity": np.array(["jacobian_norm"]), "rates.lag_lo": np.array([1]),
+            "rates.lag_hi": np.array([top]), "rates.rate": np.array([-0.7])}
+
+
+def test_the_fit_ends_at_the_last_lag_with_a_finite_nonzero_norm():
+    from lrd.figures.gradient import fit, fit_range
+
+    z = _npz([1, .5, .25, .125, 1e-300, 0.0, 0.0, np.nan, 0.0, 0.0, 0.0], 10)
+    assert fit(z, "jacobian_norm") == (-0.7, 4, 10)
+    full = _npz(0.5 ** np.arange(11), 10)
+    assert fit(full, "jacobian_norm") == (-0.7, 10, 10)
+    assert fit_range([fit(z, "jacobian_norm"), fit(full, "jacobian_norm")]) == \
+        "lags 1 to the last lag with a finite nonzero norm: 4–10 of 10"
+    assert fit_range([fit(full, "jacobian_norm")] * 2) == "lags 1–10"
+
+
+def _gradient_results(root, sigma):
+    """init_adding at 10, 25, 50 (middle: 25), tanh RNN, default init, 3 seeds with analysis;
+    the end records hold λ_max = ln 0.8 + 0.01·seed, the end W_hh has σ_max = ``sigma``."""
+    import json
+
+    runs = _results(root, [dict(task="adding", model="rnn-tanh", length=L, seed=s,
+                                group="init_adding", analysis=True,
+                                test={"mse": 0.16, "loss": 0.16})
+                           for L in (10, 25, 50) for s in SEEDS])
+    for d in (root / "runs").iterdir():
+        rec = json.loads((d / "record.json").read_text())
+        rec["analysis"]["end"]["lyapunov_max"] = np.log(0.8) + 0.01 * rec["config"]["seed"]
+        (d / "record.json").write_text(json.dumps(rec))
+        z = dict(np.load(d / "analysis_end.npz"))
+        z["weights.l0.singular_values"] = np.linspace(sigma, 0.1, 8)
+        np.savez(d / "analysis_end.npz", **z)
+    return runs
+
+
+def _made_with_figure(module_make, runs, root, monkeypatch):
+    from lrd.figures import style
+
+    figs, save = {}, style.save
+
+    def keep(fig, out_dir, name):
+        figs[name] = fig
+        return save(fig, out_dir, name)
+
+    monkeypatch.setattr(style, "save", keep)
+    made = module_make(runs, root, root / "figures")
+    return made, next(iter(figs.values()))
+
+
+def test_gradient_decay_finding_compares_the_rate_with_the_lyapunov_exponent(tmp_path,
+                                                                            monkeypatch):
+    """Every seed's fitted rate is ln 0.8 (the synthetic npz), λ_max = ln 0.8 + 0.01·seed, so
+    rate − λ_max = 0, −0.01, −0.02; the norms never underflow, so the fit is on lags 1–25."""
+    from lrd.figures.gradient import make_gradient_decay
+
+    runs = _gradient_results(tmp_path, sigma=1.5)
+    made, fig = _made_with_figure(make_gradient_decay, runs, tmp_path, monkeypatch)
+    assert made.findings == [
+        "RNN (tanh), default (3 seeds): fitted decay rate -0.223 [-0.223, -0.223] per step "
+        "after training (lags 1–25); the largest Lyapunov exponent of the final model "
+        "λ_max = -0.213 [-0.223, -0.203], rate − λ_max = -0.01 [-0.02, 0]; the bound's rate "
+        "ln σ_max(W_hh) = 0.405 [0.405, 0.405] (seed mean [95% CI])."]
+    assert "lags 1–25, as norms that underflow to 0 are left out" in made.caption
+    assert "not in sight" not in made.caption
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("sigma_{\\max}" in t for t in labels)
+
+
+def test_a_bound_outside_the_plotted_range_has_no_legend_entry(tmp_path, monkeypatch):
+    """σ_max = 10: the bound 10^lag is above the top of the y axis (2) at every lag."""
+    from lrd.figures.gradient import make_gradient_decay
+
+    runs = _gradient_results(tmp_path, sigma=10.0)
+    made, fig = _made_with_figure(make_gradient_decay, runs, tmp_path, monkeypatch)
+    assert made.caption.endswith(
+        "For every initialisation the dotted bound lies wholly outside the plotted range (top "
+        "2), so it is not in sight and the legend has no entry for it.")
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["after training", "at init"]
+
+
+# 6. predicted horizon: a longer prediction is named, attention is counted apart
+
+def _predicted_results(root):
+    """Copy at 10 and 20, 3 seeds: the LSTM fails everywhere with a rate of 0 (lag* = ∞), the
+    tanh RNN fails with rate −1 (lag* 4.6), attention solves both with only ‖∂L/∂x_t‖'s rate,
+    0.05 (as the attention records have)."""
+    import json
+
+    spec = {"rnn-tanh": (0.125, -1.0), "lstm": (0.3, 0.0), "attention": (1.0, 0.05)}
+    runs = [dict(task="copy", model=model, length=L, seed=s, group="horizon_copy",
+                 test={"accuracy": acc, "loss": 1.0}, rate=rate)
+            for model, (acc, rate) in spec.items() for L in (10, 20) for s in SEEDS]
+    out = _results(root, runs)
+    for d in (root / "runs").iterdir():
+        rec = json.loads((d / "record.json").read_text())
+        if rec["config"]["model"]["name"] == "attention":
+            del rec["analysis"]["end"]["jacobian_decay_rate"]
+            (d / "record.json").write_text(json.dumps(rec))
+    return out
+
+
+def test_predicted_findings_name_a_longer_prediction_and_count_attention_apart(tmp_path):
+    from lrd.figures import predicted
+
+    runs = _predicted_results(tmp_path)
+    made = predicted.make(runs, tmp_path, tmp_path / "figures")
+    label = runs.loc[runs["config.model.name"] == "attention", "model"].iloc[0]
+    from lrd.figures import style
+
+    att = style.model_label(label)
+    assert made.findings == [
+        "Copy (horizon_copy), memory horizon predicted from the decay rate (ε = 0.01): RNN "
+        "(tanh) none (measured none); LSTM: non-decaying gradients (above ε at every length "
+        "run) were not enough: predicted ≥ 20, measured none; "
+        f"{att} ≥ 20 (measured ≥ 20). Equal to the measured horizon in 1 of 2 models with a "
+        f"state (rate of ‖∂s_T/∂s_t‖). From the rate of ‖∂L/∂x_t‖ ({att}): equal in 1 of 1."]
+    assert "A rate r ≥ 0 (no decay) predicts every length." in made.caption
+    assert made.caption.endswith(
+        f"For {att} (no recurrent state) r is the decay rate of ‖∂L/∂x_t‖ over t, a different "
+        "quantity from the recurrent models' ‖∂s_T/∂s_t‖.")
+
+
+def test_a_finite_longer_prediction_is_slowly_decaying_gradients():
+    from lrd.figures.predicted import _row_text
+
+    r = pd.Series({"predicted": 20.0, "predicted_censored": False, "measured": 10.0,
+                   "measured_censored": False})
+    assert _row_text("LSTM", r) == ("LSTM: slowly decaying gradients (above ε up to 20) were "
+                                    "not enough: predicted 20, measured 10")
+    assert _row_text("LSTM", pd.Series({**r, "measured": 20.0})) == "LSTM 20 (measured 20)"

@@ -3,8 +3,9 @@
 From the ``init_adding`` sweep. Cell colour: the fraction of seeds that solved the task
 (MSE < 0.01 on the fixed test set, final model); cell text: solved/seeds, then the seed mean of
 the normalised score, test MSE / memoryless baseline MSE (1/6; 1 is the baseline), and its 95%
-bootstrap CI (``lrd.figures.seeds.seed_stats``). The findings give each (model, init) horizon
-from ``lrd.results.horizon``, the rule of the horizon table.
+bootstrap CI (``lrd.figures.seeds.seed_stats``). The findings give, per model, the longest
+horizon over the initialisations measured (named), from ``lrd.results.horizon``, the rule of the
+horizon table.
 """
 
 from __future__ import annotations
