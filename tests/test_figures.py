@@ -292,7 +292,9 @@ def test_horizon_findings_match_the_synthetic_horizon(full):
     # LSTM solves the longest length, 40: "≥ 40" where lrd.results.horizon censors it
     assert "RNN (tanh) 10" in copy and re.search("LSTM (≥ )?40", copy) and "GRU 20" in copy
     attention = runs.loc[runs["config.model.name"] == "attention", "model"].iloc[0]
-    assert f"{style.model_label(attention)} none" in copy
+    # attention solves nothing, but 0.05 above the baseline accuracy is clearly beyond it
+    assert (f"{style.model_label(attention)} solves no length (above the baseline at "
+            "T = 5, 10, 20, 40)") in copy
 
 
 def test_style_gives_every_model_one_colour_marker_and_label():

@@ -339,22 +339,28 @@ def test_legends_never_get_more_columns_than_the_figure_is_wide():
 @pytest.mark.parametrize("log", [False, True])
 def test_the_not_run_strip_gets_the_bottom_of_the_axes_to_itself(log):
     """The horizon figure lowers the y-axis so that the data start above its "not run" strip:
-    the old bottom sits exactly at that fraction of the axes height, and an accuracy axis
-    gets no ticks below its data (no accuracy of -0.2)."""
+    the old bottom sits exactly at that fraction of the axes height, and no tick or tick label
+    is drawn in the strip (no accuracy of -0.2; on the log axis, where 1e-4 and 1e-5 fall in
+    the strip, no MSE ratio that would label the hollow markers as near-perfect)."""
     from lrd.figures import style
     from lrd.figures.horizon import _reserve_bottom
 
     fig, axes = style.figure(3, 2)
     ax = axes[0, 0]
+    old = 3e-4 if log else -0.02
     if log:
-        ax.set_yscale("log")
-        ax.set_ylim(1e-3, 1.0)
+        ax.plot([1, 2], [old, 1.0])
+        style.log_y(ax)
+        ax.set_ylim(old, 1.0)
     else:
-        ax.set_ylim(-0.02, 1.03)
-    _reserve_bottom(ax, 0.2, log)
+        ax.set_ylim(old, 1.03)
+    _reserve_bottom(ax, 0.3, log)
     lo, hi = ax.get_ylim()
     f = (lambda y: np.log10(y)) if log else (lambda y: y)
-    old = 1e-3 if log else -0.02
-    assert (f(old) - f(lo)) / (f(hi) - f(lo)) == pytest.approx(0.2)
-    if not log:
-        assert min(ax.get_yticks()) >= -0.02
+    assert (f(old) - f(lo)) / (f(hi) - f(lo)) == pytest.approx(0.3)
+    fig.canvas.draw()
+    ticks = [y for minor in (False, True) for y in ax.get_yticks(minor=minor) if lo <= y <= hi]
+    labels = [(t.get_position()[1], t.get_text()) for t in ax.get_yticklabels(which="both")
+              if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert ticks and labels
+    assert min(ticks) >= old and min(labels) >= (old, ""), labels

@@ -113,7 +113,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         findings.append(f"{style.task_title(name, t)} at length {length}, final train loss / "
                         "baseline (each seed: the mean of its last 5 % of steps; lower is better), "
                         + sd.best_text(pd.DataFrame(final), "model", style.model_label,
-                                       higher_is_better=False) + ".")
+                                       higher_is_better=False, baseline=1.0) + ".")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),

@@ -11,7 +11,8 @@ The memoryless baseline is dashed and drawn above the data, the solved threshold
 ``curves(rows, t, m, key)`` is the long table both this figure and the positional-scheme figure
 plot (``lrd.figures.positions``): one row per (``length``, ``key``..., ``test_length``) with
 ``mean``, ``low``, ``high``. Findings name the best series at the longest test length only when
-no other seed mean lies inside its CI; otherwise they report the tie.
+no other series is tied with it (``seeds.best``: inside its CI, within 0.1 %, or solved as it
+is); otherwise they report the tie, and they mark a named series at the memoryless baseline.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def finding(stats, t, m, L, keys, label) -> str | None:
     s["series"] = [label(k) for k in zip(*[s[k] for k in keys])]
     return (f"Trained at length {L}, {m.name} at test length {top} over seeds "
             f"(baseline {fmt(baseline(t, m, top))}), "
-            + sd.best_text(s, "series", str, m.higher_is_better) + ".")
+            + sd.best_text(s, "series", str, m.higher_is_better, solved=m.threshold,
+                           baseline=baseline(t, m, top)) + ".")
 
 
 def make(runs, results_dir: Path, out_dir: Path):

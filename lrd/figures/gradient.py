@@ -12,7 +12,12 @@ vanilla RNN) with |φ'| ≤ 1, ‖∂s_T/∂s_t‖₂ ≤ σ_max(W_hh)^(T−t) f
 mean of the norms is at most exp(lag · mean ln σ_max), the line drawn. σ_max is the largest
 singular value over the W_hh blocks of ``analysis_end.npz`` (the final weights). The legend
 gives the seed-mean fitted decay rate per step (``rates`` with lag range 1..max,
-``jacobian_norm``) beside the seed-mean ln σ_max(W_hh), the bound's rate.
+``jacobian_norm``; ``fit``: norms that underflow to 0 are left out, so the fit ends at the last
+lag with a finite nonzero norm, which the caption and findings give) beside the seed-mean
+ln σ_max(W_hh), the bound's rate. The bound holds by construction, so the findings do not count
+seeds under it; they compare the fitted rate with the largest Lyapunov exponent of the final
+model (the record's ``analysis.end`` ``lyapunov_max``) where the records hold it. A bound line
+wholly outside the plotted range gets no legend entry, and the caption says so.
 """
 
 from __future__ import annotations
@@ -24,17 +29,49 @@ from matplotlib.lines import Line2D
 
 from lrd.analysis.summary import weights_are_dynamics
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, fmt
+from lrd.figures.data import Made, Skipped, fmt, run_summary
 from lrd.figures.spectra import SWEEP, _ci_text, _pairs
 from lrd.results.stats import mean_ci
 
 
-def _rate(z, quantity):
+def fit(z, quantity) -> tuple[float, int, int]:
+    """``(rate, last, top)`` of an analysis npz: the rate fitted to ln ``curve.<quantity>``
+    over lags 1..``top`` (the widest range from lag 1 in ``rates.*``), and ``last``, the last
+    lag of that range with a finite nonzero norm: norms that underflow to 0 are left out of
+    the fit (lrd/analysis/gradients.py ``decay_rates``), so the fit really ends there.
+    ``(NaN, 0, 0)`` without a rate."""
     q, lo, hi, rate = (z.get(f"rates.{k}") for k in ("quantity", "lag_lo", "lag_hi", "rate"))
     if q is None or not len(q):
-        return np.nan
+        return np.nan, 0, 0
     sel = (q.astype(str) == quantity) & (lo == 1) & (hi == hi.max())
-    return float(rate[sel][-1]) if sel.any() else np.nan
+    if not sel.any():
+        return np.nan, 0, 0
+    top = int(hi.max())
+    lag, y = np.asarray(z["curve.lag"]), np.asarray(z[f"curve.{quantity}"], float)
+    ok = (lag >= 1) & (lag <= top) & np.isfinite(y) & (y > 0)
+    return float(rate[sel][-1]), int(lag[ok].max()) if ok.any() else 0, top
+
+
+def fit_range(fits) -> str:
+    """The fit range of the seeds' ``fit`` results in words: "lags 1–200" when every seed's fit
+    reaches its top lag, else "lags 1 to the last lag with a finite nonzero norm: 60–120 of
+    200" (the range over seeds)."""
+    lasts = [f[1] for f in fits if f[2]]
+    tops = sorted({f[2] for f in fits if f[2]})
+    if not lasts:
+        return "no fit"
+    of = "/".join(map(str, tops))
+    if all(f[1] == f[2] for f in fits if f[2]):
+        return f"lags 1–{of}"
+    span = f"{min(lasts)}" if min(lasts) == max(lasts) else f"{min(lasts)}–{max(lasts)}"
+    return f"lags 1 to the last lag with a finite nonzero norm: {span} of {of}"
+
+
+def lyapunov_max(results_dir, r) -> float:
+    """The largest Lyapunov exponent (per step) of the run's final model, from the record's
+    ``analysis.end`` summary; NaN where it has none."""
+    v = run_summary(results_dir, r["run_id"], "end").get("lyapunov_max")
+    return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else np.nan
 
 
 def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
@@ -50,8 +87,7 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     inits = style.ordered({k[1] for k in pairs}, style.INIT_ORDER)
     fig, axes = style.figure(style.PAGE if len(models) > 1 else style.COLUMN, 3.1, 1,
                              len(models), sharey=True)
-    findings = []
-    lo_all = []
+    findings, lo_all, all_fits, bounds = [], [], [], []
     for ax, model in zip(axes.flat, models):
         for init in inits:
             if (model, init) not in pairs:
@@ -67,7 +103,9 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                 if which == 2:
                     ax.fill_between(lag, lo, hi, color=c, alpha=0.15, lw=0, gid="ci")
                 lo_all.extend(mean)
-            rates = [_rate(b, qty) for _, _, b in seeds]
+            fits = [fit(b, qty) for _, _, b in seeds]
+            all_fits += fits
+            rates = [f[0] for f in fits]
             sigmas = [sigma_max(b) if _dynamics(r) and qty == "jacobian_norm" else np.nan
                       for r, _, b in seeds]
             ln_s = [np.log(v) if v > 0 else np.nan for v in sigmas]
@@ -75,16 +113,16 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                 np.nanmean(ln_s) if np.isfinite(ln_s).any() else np.nan
             lags = b0["curve.lag"][b0["curve.lag"] > 0].astype(float)
             if np.isfinite(ln_sm) and len(lags):
-                ax.plot(lags, bound(np.exp(ln_sm), lags), color=c, lw=0.8, ls=":",
-                        gid=f"bound:{init}")
+                bounds.append((f"{style.model_label(model)}, {init}", ax.plot(
+                    lags, bound(np.exp(ln_sm), lags), color=c, lw=0.8, ls=":",
+                    gid=f"bound:{init}")[0]))
             ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_sm)}")
-            held = [r_ <= s_ for r_, s_ in zip(rates, ln_s) if np.isfinite(r_) and np.isfinite(s_)]
+            lyap = [lyapunov_max(results_dir, r) for r, _, _ in seeds]
             findings.append(
                 f"{style.model_label(model)}, {init} ({len(seeds)} seeds): fitted decay rate "
-                f"{_ci_text(rates)} per step after training; the bound's rate ln σ_max(W_hh) = "
-                f"{_ci_text(ln_s)} (seed mean [95% CI])"
-                + (f"; rate ≤ ln σ_max in {sum(held)} of {len(held)} seeds" if held else "")
-                + ".")
+                f"{_ci_text(rates)} per step after training ({fit_range(fits)})"
+                + _lyapunov_text(rates, lyap)
+                + f"; the bound's rate ln σ_max(W_hh) = {_ci_text(ln_s)} (seed mean [95% CI]).")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
         ax.set_xlim(left=0)
@@ -97,10 +135,13 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
         lo = max(min(lo_all), 1e-12)
         axes[0, 0].set_ylim(lo / 2, max(2.0, max(lo_all) * 2))
     axes[0, 0].set_ylabel("‖∂s$_T$/∂s$_t$‖$_2$ (log)")
+    hidden = outside(bounds, axes[0, 0].get_ylim())
     handles = [Line2D([], [], color="0.2", lw=1.3, label="after training"),
-               Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init"),
-               Line2D([], [], color="0.2", lw=0.8, ls=":",
-                      label=r"bound $\sigma_{\max}(W_{hh})^{\mathrm{lag}}$ after training")]
+               Line2D([], [], color="0.2", lw=0.8, alpha=0.35, label="at init")]
+    if len(hidden) < len(bounds):   # no legend entry for a line nowhere in sight
+        handles.append(Line2D([], [], color="0.2", lw=0.8, ls=":",
+                              label=r"bound $\sigma_{\max}(W_{hh})^{\mathrm{lag}}$ after "
+                                    "training"))
     style.legend(fig, handles, most=3)
     files = style.save(fig, out_dir, name)
     caption = ("Norm of the Jacobian product ∂s_T/∂s_t (geometric mean over sequences) against "
@@ -110,9 +151,40 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                "exp(lag · mean ln σ_max(W_hh)) after training (each seed's ‖∂s_T/∂s_t‖₂ ≤ "
                "σ_max^lag, since |tanh'|, |ReLU'| ≤ 1, so the geometric mean is below the "
                "line). A straight line is exponential decay; the legend gives the seed-mean "
-               "least-squares rate (ln-norm per step, lags 1..T) beside the seed-mean "
-               "ln σ_max(W_hh), the bound's rate.")
+               f"least-squares rate (ln-norm per step, {fit_range(all_fits)}, as norms that "
+               "underflow to 0 are left out of the fit) beside the seed-mean ln σ_max(W_hh), "
+               "the bound's rate." + _hidden_text(hidden, len(bounds), axes[0, 0].get_ylim()[1]))
     return Made(name, title, caption, [SWEEP], files, findings)
+
+
+def outside(bounds, ylim) -> list[str]:
+    """The names of the ``(name, line)`` bound lines with no point inside ``ylim``."""
+    lo, hi = ylim
+    return [name for name, line in bounds
+            if not ((np.asarray(line.get_ydata(), float) >= lo)
+                    & (np.asarray(line.get_ydata(), float) <= hi)).any()]
+
+
+def _hidden_text(hidden: list[str], n: int, top: float) -> str:
+    """A caption sentence for bound lines outside the plotted range (none: ""), so that a
+    reader does not look for a line that is not in sight."""
+    if not hidden:
+        return ""
+    who = "every initialisation" if len(hidden) == n else "; ".join(hidden)
+    return (f" For {who} the dotted bound lies wholly outside the plotted range (top "
+            f"{fmt(top)}), so it is not in sight"
+            + (" and the legend has no entry for it." if len(hidden) == n else "."))
+
+
+def _lyapunov_text(rates, lyap) -> str:
+    """"; the largest Lyapunov exponent ... and the gap" where the records hold it: the growth
+    rate of the Jacobian product along the trajectory, which the fitted rate estimates over
+    finite lags (unlike ln σ_max, which bounds it, so their comparison is no finding)."""
+    if not np.isfinite(lyap).any():
+        return ""
+    gap = [r - v for r, v in zip(rates, lyap)]
+    return (f"; the largest Lyapunov exponent of the final model λ_max = {_ci_text(lyap)}, "
+            f"rate − λ_max = {_ci_text(gap)}")
 
 
 def sigma_max(z) -> float:

@@ -13,7 +13,9 @@ Lengths the horizon search did not run (every seed of the model failed at a shor
 records with status "skipped") are no data: no line, band or dot reaches them. Each is a hollow
 marker of the model's colour in a strip at the bottom of the panel under the words "not run",
 and the legend and caption say so; lines and bands break there. The findings give each model's
-horizon from ``lrd.results.horizon`` (the rule of the horizon table).
+horizon from ``lrd.results.horizon`` (the rule of the horizon table); a model with none "solves
+no length", and the finding adds the lengths where its score (``lrd.results.scores``) is still
+clearly beyond the memoryless baseline, or clearly worse than it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from matplotlib.lines import Line2D
 
 from lrd import results as resultslib
 from lrd.results.aggregate import not_run as not_run_text
+from lrd.results.scores import scores
 from lrd.figures import style
 from lrd.figures import seeds as sd
 from lrd.figures.data import (Made, Skipped, baseline, horizon_text, metric, not_run, study,
@@ -40,14 +43,23 @@ STRIP0, STRIP_STEP = 0.03, 0.035   # the "not run" strip, in axes fractions from
 
 def _reserve_bottom(ax, frac: float, log: bool) -> None:
     """Lower the y-axis bottom so that the data (the current limits) start ``frac`` of the axes
-    height above it, in log or linear terms."""
+    height above it, in log or linear terms; the strip below gets no y ticks (``_ticks_on``)."""
     lo, hi = ax.get_ylim()
     if log:
         llo, lhi = np.log10(lo), np.log10(hi)
         ax.set_ylim(10 ** (llo - frac * (lhi - llo) / (1 - frac)), hi)
-    else:   # ticks stay on the data's range (no accuracy of -0.2 on the axis)
-        ax.set_yticks([t for t in ax.get_yticks() if lo <= t <= hi])
+    else:
         ax.set_ylim(lo - frac * (hi - lo) / (1 - frac), hi)
+    _ticks_on(ax, lo, hi)
+
+
+def _ticks_on(ax, lo: float, hi: float) -> None:
+    """Keep only the y ticks, major and minor, with their labels, on the data's range
+    [lo, hi]: a tick in the "not run" strip would give its hollow markers a value (an
+    accuracy of -0.2, or an MSE ratio of 0.0001 that reads as near-perfect)."""
+    for minor in (False, True):
+        ticks = ax.get_yticks(minor=minor)
+        ax.set_yticks([t for t in ticks if lo <= t <= hi], minor=minor)
 
 
 def _tasks(runs):
@@ -155,10 +167,49 @@ def make(runs, results_dir: Path, out_dir: Path):
     return Made(NAME, TITLE, caption, sweeps, files, findings)
 
 
+def beyond_baseline(name: str, rows, model: str) -> tuple[list[int], list[int]]:
+    """``(above, worse)``: the lengths where ``model``'s seed-mean 95% CI (``lrd.results.scores``;
+    default init, full BPTT) lies wholly beyond the memoryless baseline by more than
+    ``seeds.BASELINE_TOL`` (accuracy CI low above the baseline accuracy + 0.01; loss / baseline
+    CI high below 0.99: a practical margin, as for "at the memoryless baseline"), and those
+    where it lies wholly on the wrong side (accuracy CI high below the baseline; loss / baseline
+    CI low above 1: a memoryless predictor reaches the baseline exactly, so any CI wholly past
+    it is a failure to optimise). Lengths with one seed (no CI) are in neither."""
+    s = scores(rows[rows["model"] == model])
+    s = s[(s["init"] == "default") & (s["regime"] == "full")]
+    t = task(name, rows)
+    above, worse = [], []
+    for _, r in s.iterrows():
+        if metric(t).name == "accuracy":
+            base = t.baseline_accuracy(int(r["length"]))
+            lo, hi = r["acc_lo"] - base, r["acc_hi"] - base   # > 0: beyond the baseline
+        else:
+            lo, hi = 1 - r["loss_hi"], 1 - r["loss_lo"]
+        above += [int(r["length"])] if lo > sd.BASELINE_TOL else []
+        worse += [int(r["length"])] if hi < 0 else []
+    return above, worse
+
+
+def _model_horizon(name: str, rows, model: str, h) -> str:
+    """"LSTM 40", or for no horizon "LSTM solves no length" with where it is still clearly
+    beyond the memoryless baseline or clearly worse than it (``beyond_baseline``): no horizon
+    is not no memory."""
+    text = horizon_text(h)
+    if text != "none":
+        return f"{style.model_label(model)} {text}"
+    above, worse = beyond_baseline(name, rows, model)
+    sym = style.length_symbol(name)
+    notes = ([f"above the baseline at {sym} = {', '.join(map(str, above))}"] if above else [])
+    notes += ([f"worse than the memoryless baseline at {sym} = {', '.join(map(str, worse))}: "
+               "an optimisation failure, not only missing memory"] if worse else [])
+    return (f"{style.model_label(model)} solves no length"
+            + (f" ({'; '.join(notes)})" if notes else ""))
+
+
 def _finding(name: str, rows, skipped=None) -> str:
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
-    parts = [f"{style.model_label(model)} {horizon_text(h[h['model'] == model].iloc[0])}"
+    parts = [_model_horizon(name, rows, model, h[h["model"] == model].iloc[0])
              for model in style.ordered(h["model"].unique(), style.model_order())]
     top = max(int(h["max_length"].max()), 0) if len(h) and "max_length" in h else 0
     text = (f"{style.task_title(name, task(name, rows))}: memory horizon (as in the horizon "

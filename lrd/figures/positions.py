@@ -12,8 +12,9 @@ and marker are those of its ``model`` label in the model classes' ``looks`` (run
 the variants ``attention-<position>``). Lines are the seed mean, bands its 95% bootstrap CI
 (``lrd.figures.seeds.seed_stats``), dots the seeds, schemes offset by a few per cent along the
 log length axis; the memoryless baseline is dashed above the data, the solved threshold dotted.
-Findings name the best scheme at the longest length only when no other scheme's seed mean lies
-inside its CI; otherwise they report the tie.
+Findings name the best scheme at the longest length only when no other scheme is tied with it
+(``seeds.best``: inside its CI, within 0.1 %, or solved as it is); otherwise they report the
+tie, and they mark a named scheme at the memoryless baseline.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def _copy_panel(ax, rows, t, m, look):
     top = stats[stats["length"] == lengths[-1]]
     return (f"{style.task_title(t.name, t)} at {style.length_symbol(t.name)} = {lengths[-1]}, "
             f"test {m.name} over seeds by positional scheme, "
-            + sd.best_text(top, "scheme", lambda s: look[s].label, m.higher_is_better) + ".")
+            + sd.best_text(top, "scheme", lambda s: look[s].label, m.higher_is_better,
+                           solved=m.threshold, baseline=baseline(t, m, lengths[-1])) + ".")
 
 
 def make(runs, results_dir: Path, out_dir: Path):

@@ -20,6 +20,12 @@ The figure: one panel per sweep (``horizon_<task>``; ``init_adding``), measured 
 predicted on y (log axes, "none" below the shortest length), the identity line grey; colour
 by model (by initialisation in ``init_adding``), marker by model, hollow when either horizon
 is censored (≥ the longest length); points on the same spot are offset slightly.
+
+The findings say, where the prediction is longer than the measured horizon, that gradients
+which do not decay below ε were not enough to carry the length; they count the groups whose
+prediction equals the measurement over the models with a state (rate of ‖∂s_T/∂s_t‖), and
+apart from them those whose rate is of ‖∂L/∂x_t‖ (attention), since the two are different
+quantities.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ from matplotlib.lines import Line2D
 from lrd import results as resultslib
 from lrd.figures import seeds as sd
 from lrd.figures import style
-from lrd.figures.data import (Made, Skipped, horizon_value, horizon_words, not_run, run_summary,
-                              study)
+from lrd.figures.data import (Made, Skipped, fmt, horizon_value, horizon_words, not_run,
+                              run_summary, study)
 
 NAME, TITLE = "predicted_horizon", "Predicted against measured memory horizon"
 TOLERANCE = 0.01
@@ -51,19 +57,30 @@ def lag_star(rate: float, tolerance: float = TOLERANCE) -> float:
 
 
 def run_rate(results_dir, run_id: str) -> float:
+    """The run's decay rate: the first finite one of ``RATES`` in its end summary, or NaN."""
+    return rate_and_key(results_dir, run_id)[0]
+
+
+def rate_and_key(results_dir, run_id: str) -> tuple[float, str | None]:
+    """``(rate, key)``: the run's decay rate and which of ``RATES`` it is (``(NaN, None)``
+    without one): ``jacobian_decay_rate`` is of ‖∂s_T/∂s_t‖ (a model with a state),
+    ``grad_decay_rate`` of ‖∂L/∂x_t‖ over t (attention), a different quantity."""
     end = run_summary(results_dir, run_id, "end")
     for key in RATES:
         v = end.get(key)
         if isinstance(v, (int, float)) and math.isfinite(v):
-            return float(v)
-    return math.nan
+            return float(v), key
+    return math.nan, None
 
 
 def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFrame:
     """Per (task, model, init, regime): ``measured`` / ``predicted`` horizons (0: none) with
-    ``measured_censored`` / ``predicted_censored``, and ``rates`` (runs with a rate)."""
+    ``measured_censored`` / ``predicted_censored``, ``rates`` (runs with a rate) and ``key``,
+    the rate its runs have (``rate_and_key``; the most common one)."""
     rows = rows.copy()
-    rows["rate"] = [run_rate(results_dir, rid) for rid in rows["run_id"]]
+    found = [rate_and_key(results_dir, rid) for rid in rows["run_id"]]
+    rows["rate"] = [r for r, _ in found]
+    rows["key"] = [k for _, k in found]
     rows["lag_star"] = rows["rate"].map(lag_star)
     both = pd.concat([rows, skipped], ignore_index=True)
     both["solved"] = both["solved"].fillna(False).astype(bool)
@@ -76,14 +93,16 @@ def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFram
     h_meas = resultslib.horizon(both).set_index(keys)
     h_pred = resultslib.horizon(predicted).set_index(keys)
     counts = rows.groupby(keys)["rate"].apply(lambda r: int(np.isfinite(r).sum()))
+    used = rows.dropna(subset=["key"]).groupby(keys)["key"].agg(lambda k: k.mode().iloc[0])
     for key in h_meas.index:
         if counts.get(key, 0) == 0 or key not in h_pred.index:
             continue
         (m, mc), (p, pc) = horizon_value(h_meas.loc[key]), horizon_value(h_pred.loc[key])
         out.append({**dict(zip(keys, key)), "measured": m, "measured_censored": mc,
-                    "predicted": p, "predicted_censored": pc, "rates": counts[key]})
+                    "predicted": p, "predicted_censored": pc, "rates": counts[key],
+                    "key": used[key]})
     return pd.DataFrame(out, columns=[*keys, "measured", "measured_censored", "predicted",
-                                      "predicted_censored", "rates"])
+                                      "predicted_censored", "rates", "key"])
 
 
 def _sweeps(runs) -> list[str]:
@@ -158,20 +177,57 @@ def make(runs, results_dir: Path, out_dir: Path):
                f"{TOLERANCE:g}, i.e. L ≤ ln {TOLERANCE:g} / r, and the predicted horizon applies "
                "the horizon table's rule to these predictions. x: the measured horizon; y: the "
                "predicted; grey line: equality. Colour and marker: model (colour: initialisation "
-               "in the init study); hollow: censored; 'none': no length carried.")
+               "in the init study); hollow: censored; 'none': no length carried. A rate r ≥ 0 "
+               "(no decay) predicts every length."
+               + _quantity_text(pd.concat([p[2] for p in panels])))
     return Made(NAME, TITLE, caption, [p[0] for p in panels], files, findings)
 
 
+def _quantity_text(tab) -> str:
+    """A caption sentence naming the models whose rate is of ‖∂L/∂x_t‖ (none: "")."""
+    grad = style.ordered(tab.loc[tab["key"] == "grad_decay_rate", "model"].unique(),
+                         style.model_order())
+    if not grad:
+        return ""
+    return (f" For {', '.join(map(style.model_label, grad))} (no recurrent state) r is the decay "
+            "rate of ‖∂L/∂x_t‖ over t, a different quantity from the recurrent models' "
+            "‖∂s_T/∂s_t‖.")
+
+
+def _row_text(who: str, r) -> str:
+    """One group: "LSTM 40 (measured 40)", or, where the prediction is longer than the
+    measured horizon, that gradients which do not decay (or decay slowly) were not enough."""
+    p = horizon_words(r["predicted"], r["predicted_censored"])
+    m = horizon_words(r["measured"], r["measured_censored"])
+    if r["predicted"] > r["measured"] and not r["measured_censored"]:
+        kind = ("non-decaying gradients (above ε at every length run)" if r["predicted_censored"]
+                else f"slowly decaying gradients (above ε up to {fmt(r['predicted'])})")
+        return f"{who}: {kind} were not enough: predicted {p}, measured {m}"
+    return f"{who} {p} (measured {m})"
+
+
+def _same(tab) -> int:
+    return int(((tab["predicted"] == tab["measured"])
+                & (tab["predicted_censored"] == tab["measured_censored"])).sum())
+
+
 def _finding(sweep, name, tab, models) -> str:
+    """The predicted against the measured horizon per group; the count of equal ones over the
+    groups whose rate is of ‖∂s_T/∂s_t‖, and apart from it those of ‖∂L/∂x_t‖ (attention)."""
     parts = []
     order = tab.assign(_m=tab["model"].map(lambda mo: style.rank(mo, models)),
                        _i=tab["init"].map(lambda i: style.rank(i, style.INIT_ORDER)))
     for _, r in order.sort_values(["_m", "_i"], kind="stable").iterrows():
         who = style.model_label(r["model"]) + (f", {r['init']}" if sweep == "init_adding" else "")
-        parts.append(f"{who} {horizon_words(r['predicted'], r['predicted_censored'])} "
-                     f"(measured {horizon_words(r['measured'], r['measured_censored'])})")
-    same = int(((tab["predicted"] == tab["measured"])
-                & (tab["predicted_censored"] == tab["measured_censored"])).sum())
+        parts.append(_row_text(who, r))
+    state, grad = tab[tab["key"] != "grad_decay_rate"], tab[tab["key"] == "grad_decay_rate"]
+    count = (f" Equal to the measured horizon in {_same(state)} of {len(state)}"
+             + (" models with a state (rate of ‖∂s_T/∂s_t‖)" if len(grad) else "") + "."
+             if len(state) else "")
+    if len(grad):
+        who = ", ".join(style.model_label(mo) for mo in style.ordered(grad["model"].unique(),
+                                                                    style.model_order()))
+        count += (f" From the rate of ‖∂L/∂x_t‖ ({who}): equal in {_same(grad)} of "
+                  f"{len(grad)}.")
     return (f"{style.task_title(name)} ({sweep}), memory horizon predicted from the decay rate "
-            f"(ε = {TOLERANCE:g}): " + "; ".join(parts)
-            + f". Equal to the measured horizon in {same} of {len(tab)}.")
+            f"(ε = {TOLERANCE:g}): " + "; ".join(parts) + "." + count)

@@ -7,8 +7,10 @@ score (accuracy, or loss / memoryless baseline) with its 95% bootstrap CI as an 
 point: seeds solved / seeds. The memoryless baseline is dashed and drawn above the data, the
 solved threshold dotted.
 
-Findings name the best regime per model and panel only when no other regime's seed mean lies
-inside the best's CI (``seeds.best``); otherwise they report the tie.
+Findings name the best regime per model and panel only when no other regime is tied with it
+(``seeds.best``: inside its CI, within 0.1 %, or solved as it is); otherwise they report the
+tie. A regime alone in its panel is "only ... measured so far", and a named regime at the
+memoryless baseline is marked so.
 """
 
 from __future__ import annotations
@@ -73,14 +75,13 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
             findings.append(f"{style.model_label(model)} on {style.task_title(t.name, t)} at "
                             f"length {L}, test {m.name} over seeds by regime, "
                             + sd.best_text(s.reset_index(), "regime", _regime,
-                                           m.higher_is_better) + ".")
+                                           m.higher_is_better,
+                                           solved=sd.score_threshold(t, m, L),
+                                           baseline=_baseline(t, m, L)) + ".")
+        style.draw_baseline(ax, None, _baseline(t, m, L))
+        ax.axhline(sd.score_threshold(t, m, L), **style.THRESHOLD, zorder=2)
         if m.name == "accuracy":
-            style.draw_baseline(ax, None, baseline(t, m, L))
-            ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
             ax.set_ylim(-0.02, 1.03)
-        else:
-            style.draw_baseline(ax, None, 1.0)
-            ax.axhline(sd.score_threshold(t, m, L), **style.THRESHOLD, zorder=2)
         ax.set_xticks(range(len(regimes)), [_regime(r) for r in regimes], rotation=30,
                       ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.5, len(regimes) - 0.5)
@@ -98,6 +99,12 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
                "faint dots: individual seeds; numbers above: seeds solved / seeds. Dashed, over "
                "the data: the memoryless baseline; dotted: the solved threshold.")
     return Made(NAME, TITLE, caption, sorted({p[0] for p in found}), files, findings)
+
+
+def _baseline(t, m, L: int) -> float:
+    """The memoryless baseline on the plotted scale: the baseline accuracy, or 1 for a loss
+    over its baseline."""
+    return baseline(t, m, L) if m.name == "accuracy" else 1.0
 
 
 def _regime(r) -> str:

@@ -8,8 +8,10 @@ value), ``seeds`` (unique seeds) and ``solved`` (seeds with a solved run).
 ``score`` gives the normalised score of SPEC §7: accuracy as it is, any loss (MSE on adding)
 divided by the task's memoryless baseline at the run's length, so 1 is the baseline.
 
-``best`` names the best group, or the groups tied with it: every group whose mean lies inside
-the best mean's CI (or equals it, when there is no CI) is tied, and then no winner is named.
+``best`` names the best group, or the groups tied with it (its docstring gives the rule), and
+then no winner is named; ``best_text`` says so in words, says "only X measured so far" when one
+group has a finite mean (nothing to compare with), and marks a named group that is not clearly
+beyond the memoryless baseline (``at_baseline``).
 ``dodge`` spreads k overlapping series by a small factor on a log axis.
 """
 
@@ -64,38 +66,94 @@ def score_threshold(t, m, length: int) -> float:
     return m.threshold if m.name == "accuracy" else m.threshold / baseline(t, m, length)
 
 
-def best(stats: pd.DataFrame, key: str, higher_is_better: bool = True):
-    """``(names, tied)``: the best ``key`` by seed mean, or every ``key`` tied with it (mean
-    inside the best's CI, or equal to its mean). Groups without a finite mean are left out."""
+REL_TOL = 1e-3        # means within 0.1 % of the best's are tied (4-digit text shows no gap)
+BASELINE_TOL = 0.01   # on the normalised scale: closer than this to the baseline is "at" it
+
+
+def _meets(mean: float, threshold: float | None, higher_is_better: bool) -> bool:
+    """Whether a seed mean meets the solved threshold (``Task.solved``: ≥ for a score where
+    higher is better, < for a loss); never without a threshold."""
+    if threshold is None or not np.isfinite(mean):
+        return False
+    return mean >= threshold if higher_is_better else mean < threshold
+
+
+def best(stats: pd.DataFrame, key: str, higher_is_better: bool = True,
+         solved: float | None = None):
+    """``(names, tied)``: the best ``key`` by seed mean, or every ``key`` tied with it.
+
+    A group is tied with the best when its mean lies inside the best's 95% CI, or is within
+    ``REL_TOL`` (0.1 %) of the best mean (a degenerate CI such as [1, 1] would otherwise make
+    0.9999993 "worse"), or, when the solved threshold ``solved`` is given (on the scale of the
+    means) and the best meets it, when it meets it too: solved groups are not ranked by how
+    far past the threshold they are. Groups without a finite mean are left out."""
     s = stats[np.isfinite(stats["mean"].astype(float))]
     if s.empty:
         return [], False
     top = s.loc[s["mean"].idxmax() if higher_is_better else s["mean"].idxmin()]
     lo, hi = top["low"], top["high"]
+    near = np.isclose(s["mean"].astype(float), float(top["mean"]), rtol=REL_TOL, atol=0)
     if np.isfinite(lo) and np.isfinite(hi):
-        near = (s["mean"] >= lo) & (s["mean"] <= hi)
-    else:
-        near = s["mean"] == top["mean"]
-    names = list(s.loc[near | (s["mean"] == top["mean"]), key])
+        near |= (s["mean"] >= lo) & (s["mean"] <= hi)
+    if _meets(top["mean"], solved, higher_is_better):
+        near |= s["mean"].map(lambda v: _meets(v, solved, higher_is_better))
+    names = list(s.loc[near, key])
     return names, len(names) > 1
 
 
+def at_baseline(row, baseline: float, higher_is_better: bool = True) -> bool:
+    """Whether a ``seed_stats`` row is not clearly beyond the memoryless ``baseline``: the bound
+    of its 95% CI on the baseline's side (the mean, with one seed) is within ``BASELINE_TOL``
+    (0.01 on the normalised scale: accuracy, or loss / baseline) of the baseline or past it.
+    So a CI that contains the baseline, lies at chance (accuracy 0.3353 [0.334, 0.3364]
+    against 0.3335) or on its wrong side is "at the baseline"."""
+    lo, hi = (row[k] if np.isfinite(row[k]) else row["mean"] for k in ("low", "high"))
+    if higher_is_better:
+        return bool(lo <= baseline + BASELINE_TOL)
+    return bool(hi >= baseline - BASELINE_TOL)
+
+
 def best_text(stats: pd.DataFrame, key: str, label, higher_is_better: bool = True,
-              what: str = "seed mean") -> str:
-    """A sentence part: "best: X (0.99 [0.98, 1])" or "tied: X, Y (means within the best's
-    95% CI [a, b])"."""
-    names, tied = best(stats, key, higher_is_better)
+              what: str = "seed mean", solved: float | None = None,
+              baseline: float | None = None) -> str:
+    """A sentence part: "best: X (0.99, 95% CI [0.98, 1])", "tied: X, Y (...)" (the rule of
+    ``best``, with the solved threshold ``solved``), or "only X measured so far (...)" when no
+    other group has a finite mean. With the memoryless ``baseline`` (on the scale of the
+    means), a named best or only group that is ``at_baseline`` gets "(at the memoryless
+    baseline)"; without it, nothing is said about the baseline."""
+    names, tied = best(stats, key, higher_is_better, solved)
     if not names:
         return "no finite values"
     s = stats.set_index(key)
-    top = s.loc[names[0]] if not tied else s.loc[names].sort_values(
-        "mean", ascending=not higher_is_better).iloc[0]
-    ci = _ci(top)
     if tied:
-        return (f"tied: {', '.join(label(n) for n in names)} ({what}s "
-                f"{', '.join(_num(s.loc[n, 'mean']) for n in names)}, all within the best's "
-                f"95% CI {ci})")
-    return f"best: {label(names[0])} ({what} {_num(top['mean'])}, 95% CI {ci})"
+        return _tie_text(s, names, label, higher_is_better, what, solved)
+    top = s.loc[names[0]]
+    at = (" (at the memoryless baseline)" if baseline is not None
+          and at_baseline(top, baseline, higher_is_better) else "")
+    alone = int(np.isfinite(stats["mean"].astype(float)).sum()) == 1
+    head = (f"only {label(names[0])} measured so far" if alone
+            else f"best: {label(names[0])}")
+    return f"{head} ({what} {_num(top['mean'])}, 95% CI {_ci(top)}){at}"
+
+
+def _tie_text(s: pd.DataFrame, names: list, label, higher_is_better: bool, what: str,
+              solved: float | None) -> str:
+    """"tied: X, Y (...)": "all solved" when every tied group meets the threshold, else the
+    best's CI, and the 0.1 % tolerance where a tied mean lies outside that CI. (A solved group
+    tied only by the threshold makes every tied group solved: the best's CI then lies above
+    the threshold, or the others meet it as they lie in that CI.)"""
+    top = s.loc[names].sort_values("mean", ascending=not higher_is_better).iloc[0]
+    means = ", ".join(_num(s.loc[n, "mean"]) for n in names)
+    who = ", ".join(label(n) for n in names)
+    if all(_meets(s.loc[n, "mean"], solved, higher_is_better) for n in names):
+        sign = "≥" if higher_is_better else "<"
+        return f"tied: {who}, all solved ({what}s {means}, each {sign} {solved:g})"
+    lo, hi = top["low"], top["high"]
+    inside = [np.isfinite(lo) and np.isfinite(hi) and lo <= s.loc[n, "mean"] <= hi
+              for n in names]
+    why = f"within the best's 95% CI {_ci(top)}" + ("" if all(inside)
+                                                     else " or 0.1 % of its mean")
+    return f"tied: {who} ({what}s {means}, each {why})"
 
 
 def _num(v) -> str:
