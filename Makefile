@@ -24,7 +24,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow reproduce results sweep sweep-offline figures bench bench-horizon clean-venv
+.PHONY: help venv test test-slow reproduce retrain results sweep sweep-offline figures bench bench-horizon clean-venv
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,6 +50,9 @@ reproduce: $(STAMP)  ## the study: every sweep on PROFILE (default: literature) 
 	  $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/lrd results --runs $(RESULTS)/runs --dest $(RESULTS)
 	$(BIN)/lrd figures --results $(RESULTS)
+
+retrain: $(STAMP)  ## the literature study retrained from scratch into .lrd/retrain/ (results/ untouched; hours: see results/README.md, Compute)
+	$(MAKE) reproduce PROFILE=literature RESULTS=.lrd/retrain
 
 results: $(STAMP)  ## aggregate every run record into results/*.csv
 	$(BIN)/lrd results

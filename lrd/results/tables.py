@@ -213,7 +213,8 @@ TABLES = {
                     "10% of the budget, and of its relative fall over the last quarter "
                     "(1 − that end value / the mean over 65–75% of the budget); verdict: still "
                     "improving (the fall's CI above 2%), at the baseline (end CI ≥ 0.9) or no "
-                    "clear fall (lrd/results/budget.py).",
+                    "clear fall; too few seeds: fewer than 3 used their budget "
+                    "(lrd/results/budget.py).",
                     budget_table, curves=True),
 }
 
