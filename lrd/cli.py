@@ -120,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--config", action="append", default=[], metavar="FILE",
                    help="YAML config (repeatable; later files override earlier ones)")
     s.add_argument("--profile", help="machine scale from configs/profiles/PROFILE.yaml "
-                   "(literature, quick, smoke, paper); never overrides a value a file or override gives")
+                   "(literature, quick, smoke, paper); never overrides a value a file or "
+                   "override gives")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_train, extra_ok=True)
 
