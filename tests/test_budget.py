@@ -145,3 +145,9 @@ def test_the_literature_section_names_a_findings_still_improving_cells():
     assert "LSTM at training length 100 (fall 0.100 [0.050, 0.150])" in note
     assert "GRU" not in note and "tanh RNN" not in note    # not in the finding; not improving
     assert literature.budget_note(f, found, table.iloc[2:]) == ""
+
+
+def test_records_without_a_diverged_column_still_count(runs, results_dir):
+    t = budget.budget_table(runs.drop(columns=["diverged"]), results_dir).set_index("model")
+    assert t.loc["rnn-tanh", "seeds"] == 4      # r2 no longer known to have diverged
+    assert budget.budget_table(runs.drop(columns=["steps"]), results_dir).empty

@@ -73,12 +73,12 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     from lrd.results.tables import ordered   # tables lists this table
 
     rows = sc.measured(runs)
-    if rows.empty or "config.train.max_steps" not in rows:
+    if rows.empty or not {"config.train.max_steps", "steps", "solved"} <= set(rows):
         return pd.DataFrame(columns=COLUMNS)
     budget = pd.to_numeric(rows["config.train.max_steps"], errors="coerce")
-    solved = rows["solved"].astype(str).str.lower().isin(["true", "1"])
-    diverged = rows["diverged"].astype(str).str.lower().isin(["true", "1"])
-    spent = ~solved & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
+    flag = lambda c: rows[c].astype(str).str.lower().isin(["true", "1"])  # noqa: E731
+    diverged = flag("diverged") if "diverged" in rows else False
+    spent = ~flag("solved") & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
     out = []
     for key, g in rows.groupby(sc.KEYS, sort=True):
         if 2 * sc.solved_seeds(g) > g["seed"].nunique():   # the cell is solved
