@@ -122,3 +122,85 @@ def test_spectral_legend_names_rho_sigma_their_ci_bands_and_the_line_at_one(init
         edge = [ln for ln in ax.lines if ln.get_gid() == "edge"]
         assert len(edge) == 1 and tuple(edge[0].get_ydata()) == (1, 1)
     assert "hatched for σ_max" in made.caption
+
+
+# 3. generalisation -------------------------------------------------------------------------
+
+ACC_AT_TRAIN = {0: 0.91, 1: 0.93, 2: 0.98}   # test.accuracy per seed
+AT_EVAL = 0.5                                # every length.<n>.accuracy
+
+
+def _prefix(root, train_lengths=(20, 40), tests=(20, 200), models=("rnn-tanh",),
+            acc=None):
+    """Prefix-sum runs trained at ``train_lengths``, evaluated at ``tests`` (each at AT_EVAL, or
+    ``acc``), with ``test.accuracy`` = ACC_AT_TRAIN[seed]."""
+    for model in models:
+        for L in train_lengths:
+            for s in SEEDS:
+                v = AT_EVAL if acc is None else acc
+                lengths = {str(n): {"accuracy": v, "loss": 0.5} for n in tests}
+                write_run(root / "runs", task="prefix_sum", model=model, length=L, seed=s,
+                          group="prefix_sum_study", lengths=lengths,
+                          test={"accuracy": ACC_AT_TRAIN[s] if acc is None else acc,
+                                "loss": 0.5})
+    resultslib.write(root / "runs", root)
+    return root
+
+
+def _panel(fig, L):
+    return next(a for a in fig.axes if a.get_title() == f"trained at length {L}")
+
+
+def _means(ax):
+    return [ln for ln in ax.lines if (ln.get_gid() or "").startswith("mean:")]
+
+
+def test_every_panel_has_the_seed_mean_of_test_accuracy_at_its_training_length(tmp_path,
+                                                                                monkeypatch):
+    """Trained at 40 (not a test length): a point at 40; trained at 20 (also a test length):
+    one point at 20, the test.accuracy one, not the length.20 one as well."""
+    from lrd.figures import generalisation
+
+    made, fig = _draw(generalisation.make, _prefix(tmp_path), monkeypatch)
+    want = np.mean(list(ACC_AT_TRAIN.values()))
+    for L, tests in ((40, [20, 40, 200]), (20, [20, 200])):
+        line, = _means(_panel(fig, L))
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        assert len(x) == len(tests)                           # nothing drawn twice
+        assert np.allclose(x / x[0], np.asarray(tests) / tests[0])   # one offset for all
+        at = tests.index(L)
+        assert y[at] == pytest.approx(want)
+        assert np.allclose(np.delete(y, at), AT_EVAL)
+    assert "test.accuracy" in made.caption
+
+
+def test_the_training_length_is_a_marked_tick_not_text_over_the_data(tmp_path, monkeypatch):
+    from lrd.figures import generalisation
+
+    _, fig = _draw(generalisation.make, _prefix(tmp_path), monkeypatch)
+    fig.canvas.draw()
+    for L in (20, 40):
+        ax = _panel(fig, L)
+        assert not [t for t in ax.texts if "train" in t.get_text()]
+        ticks = {round(t.get_position()[0]): t.get_text() for t in ax.get_xticklabels()}
+        assert ticks[L] == f"{L}\ntrain"
+        assert [v for k, v in ticks.items() if k != L and "train" in v] == []
+
+
+def test_series_on_the_same_value_have_markers_a_marker_apart(tmp_path, monkeypatch):
+    """RNN, LSTM and GRU all at 1.0 everywhere: at every test length their markers are at
+    least a marker width apart along x (values unmoved)."""
+    from lrd.figures import generalisation
+
+    root = _prefix(tmp_path, train_lengths=(20,), tests=(20, 200, 1000, 5000),
+                   models=("rnn-tanh", "lstm", "gru"), acc=1.0)
+    _, fig = _draw(generalisation.make, root, monkeypatch)
+    fig.canvas.draw()
+    ax = _panel(fig, 20)
+    lines = _means(ax)
+    assert len(lines) == 3
+    px = np.array([ax.transData.transform(np.c_[ln.get_xdata(), ln.get_ydata()])[:, 0]
+                   for ln in lines])
+    assert all(np.allclose(ln.get_ydata(), 1.0) for ln in lines)
+    gap = np.diff(np.sort(px, axis=0), axis=0).min() * 72 / fig.dpi     # points
+    assert gap >= max(ln.get_markersize() for ln in lines)
