@@ -1,11 +1,14 @@
 """Length generalisation: test accuracy against the test length, one panel per training length.
 
 ``make`` draws the ``prefix_sum_study`` sweep: for every run, the accuracy of the final model
-at each length of ``metrics.lengths`` (``length.<n>.accuracy`` in runs.csv; log axis). Colour by
-model; with several regimes, line style and marker by regime (else marker by model). The line
-is the seed mean, the band its 95% bootstrap CI (``lrd.figures.seeds.seed_stats``); the series
-of one panel are offset by a few per cent along the test-length axis, so that lines on the same
-value (e.g. all at 1.0) stay apart.
+at each length of ``metrics.lengths`` (``length.<n>.accuracy`` in runs.csv; log axis) and at its
+own training length (``test.accuracy``, which replaces a ``length.<n>`` at that same length, so
+no length is drawn twice). The training length is a grey vertical line and its x tick reads
+"train". Colour by model; with several regimes, line style and marker by regime (else marker by
+model). The line is the seed mean, the band its 95% bootstrap CI
+(``lrd.figures.seeds.seed_stats``); the series of one panel are offset along the log
+test-length axis by about a marker width each (``offset``), so that lines on the same value
+(e.g. all at 1.0) stay apart.
 The memoryless baseline is dashed and drawn above the data, the solved threshold dotted.
 
 ``curves(rows, t, m, key)`` is the long table both this figure and the positional-scheme figure
@@ -37,30 +40,70 @@ def eval_lengths(rows, metric_name: str) -> list[int]:
                   and rows[c].notna().any())
 
 
-def curves(rows: pd.DataFrame, m, keys: list[str]) -> pd.DataFrame:
-    """Seed mean and CI of the metric at every test length, per training length and ``keys``."""
+def curves(rows: pd.DataFrame, m, keys: list[str], at_train: bool = False) -> pd.DataFrame:
+    """Seed mean and CI of the metric at every test length, per training length and ``keys``.
+    With ``at_train``, each run's score at its own training length is its ``test.<metric>``
+    (``at_train_scores``), which then replaces a ``length.<n>`` score at that same length."""
+    extra = at_train_scores(rows, m, keys)
+    extra = extra if at_train else extra.iloc[0:0]
     long = []
     for n in eval_lengths(rows, m.name):
         d = rows[["length", *keys, "seed", "solved"]].copy()
         d["test_length"] = n
         d["value"] = pd.to_numeric(rows[f"length.{n}.{m.name}"], errors="coerce")
-        long.append(d)
-    long = pd.concat(long, ignore_index=True).dropna(subset=["value"])
+        long.append(d[~d.index.isin(extra.index[extra["test_length"] == n])])
+    long = pd.concat([*long, extra], ignore_index=True).dropna(subset=["value"])
     return sd.seed_stats(long, "value", ["length", *keys, "test_length"])
 
 
+def at_train_scores(rows: pd.DataFrame, m, keys: list[str]) -> pd.DataFrame:
+    """Every run's ``test.<metric>`` (the final model on the test set, at the training
+    length) as the score at test length = its training length; runs without it left out.
+    Indexed as ``rows``."""
+    d = rows[["length", *keys, "seed", "solved"]].copy()
+    d["test_length"] = rows["length"].astype(int)
+    col = f"test.{m.name}"
+    d["value"] = pd.to_numeric(rows[col], errors="coerce") if col in rows else np.nan
+    return d.dropna(subset=["value"])
+
+
+# Series of one panel sit OFFSET decades apart along the log test-length axis (about a marker
+# width at the figures' size), the whole group within SPREAD decades, so that series on the
+# same value stay apart and groups at neighbouring test lengths (20, 40) do not mix.
+OFFSET, SPREAD = 0.075, 0.24
+
+
+def offset(i: int, k: int) -> float:
+    """Multiplicative x offset of series ``i`` of ``k`` on a log axis (centred on 1)."""
+    step = min(OFFSET, SPREAD / (k - 1)) if k > 1 else 0.0
+    return 10 ** (step * (i - (k - 1) / 2))
+
+
+def mark_train_tick(ax, L: int) -> None:
+    """The x tick at the training length ``L`` reads "L" over "train"; the others their
+    length (the axis has a tick at ``L``, see ``draw_panel``)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: f"{round(v)}\ntrain" if round(v) == L else f"{round(v)}"))
+
+
 def draw_panel(ax, stats, t, m, L, series, look):
-    """One training length ``L``: every ``series`` (tuples of key values) of ``stats``, styled by
-    ``look(series) -> (colour, line style, marker, filled)``, offset along x; the baseline, the
-    threshold and the training length."""
-    tests = sorted(stats["test_length"].unique())
-    for i, key in enumerate(series):
-        sel = np.logical_and.reduce([stats[k] == v for k, v in key]) & (stats["length"] == L)
-        s = stats[sel].sort_values("test_length")
+    """One training length ``L``: every ``series`` (tuples of key values) of ``stats`` that has
+    data, styled by ``look(series) -> (colour, line style, marker, filled)``, offset along x;
+    the baseline, the threshold and the training length (a grey line, and its x tick marked
+    "train")."""
+    present = [key for key in series
+               if np.logical_and.reduce([stats[k] == v for k, v in key]).any()]
+    panel = stats[stats["length"] == L]
+    tests = sorted({int(v) for v in panel["test_length"]} | {int(L)})
+    for i, key in enumerate(present):
+        sel = np.logical_and.reduce([panel[k] == v for k, v in key])
+        s = panel[sel].sort_values("test_length")
         if s.empty:
             continue
         c, ls, mk, filled = look(dict(key))
-        x = s["test_length"] * sd.dodge(i, len(series), 0.05)
+        x = s["test_length"] * offset(i, len(present))
         sd.band(ax, x, s, c, alpha=0.1)
         ax.plot(x, s["mean"], color=c, ls=ls, marker=mk, zorder=4,
                 markerfacecolor=c if filled else "white",
@@ -68,11 +111,9 @@ def draw_panel(ax, stats, t, m, L, series, look):
     xs = np.unique(np.geomspace(min(tests), max(tests), 60).round().astype(int))
     style.draw_baseline(ax, xs, [baseline(t, m, x) for x in xs])
     ax.axhline(m.threshold, **style.THRESHOLD, zorder=2)
-    ax.axvline(L, color="0.6", lw=0.8, zorder=1)
-    ax.annotate("train length", (L, 0.97), xytext=(2, 0), textcoords="offset points",
-                xycoords=("data", "axes fraction"), rotation=90, ha="left", va="top",
-                fontsize=6.5, color="0.4")
+    ax.axvline(L, color="0.6", lw=0.8, zorder=1, gid="train_length")
     style.log_length_axis(ax, tests)
+    mark_train_tick(ax, L)
     ax.set_ylim(0, 1.03)
     ax.set_title(f"trained at length {L}")
     ax.set_xlabel(f"test length ({style.length_axis(t.name)}, log)")
@@ -99,7 +140,7 @@ def make(runs, results_dir: Path, out_dir: Path):
     if not eval_lengths(rows, m.name):
         return Skipped(NAME, TITLE, f"the {SWEEP} runs hold no metrics at other lengths "
                        "(train.eval_lengths is empty)", [SWEEP])
-    stats = curves(rows, m, ["model", "regime"])
+    stats = curves(rows, m, ["model", "regime"], at_train=True)
     trains = sorted(int(v) for v in rows["length"].unique())
     models = style.ordered(rows["model"].unique(), style.model_order())
     regimes = style.ordered(rows["regime"].unique(), style.REGIME_ORDER)
@@ -127,11 +168,15 @@ def make(runs, results_dir: Path, out_dir: Path):
     files = style.save(fig, out_dir, NAME)
     caption = (f"Length generalisation on {t.name} (n = {getattr(t, 'n', '?')}): test accuracy "
                "of the final model against the test length (log axis), one panel per training "
-               "length (grey vertical line). Colour: model; "
+               "length (grey vertical line, its tick marked \"train\"); the point at the "
+               "training length is the run's test-set accuracy there (test.accuracy, the "
+               "prefix-sum table's acc@train; it replaces an evaluation at that same length), "
+               "the others the evaluations at each test length. Colour: model; "
                + ("line style and marker: training regime" if len(regimes) > 1
                   else "marker: model")
-               + ". Lines: the seed mean; bands: its 95% bootstrap CI; series are offset by a "
-               "few per cent along the test-length axis so that equal values stay apart. "
+               + ". Lines: the seed mean; bands: its 95% bootstrap CI; series are offset along "
+               "the test-length axis (by up to a marker width each, values unmoved) so that "
+               "equal values stay apart. "
                "Dashed, over the data: the memoryless baseline (≈ 1/n); dotted: the solved "
                "threshold 0.99.")
     return Made(NAME, TITLE, caption, [SWEEP], files, findings)

@@ -217,3 +217,15 @@ def log_y(ax) -> None:
         ax.yaxis.set_minor_formatter(plain)
     else:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def legend_fit(fig: Figure, handles: list, most: int = 5):
+    """As ``legend``, then with one column fewer at a time while the legend is wider than the
+    figure (entries with long labels), so that no entry is cut off at the figure's edge."""
+    ncol = max(1, min(len(handles), most, int(fig.get_figwidth() // LEGEND_COLUMN)))
+    while True:
+        leg = fig.legend(handles=handles, loc="outside upper center", ncol=ncol)
+        if ncol == 1 or leg.get_window_extent().width <= fig.bbox.width:
+            return leg
+        leg.remove()
+        ncol -= 1
