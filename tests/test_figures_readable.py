@@ -204,3 +204,25 @@ def test_series_on_the_same_value_have_markers_a_marker_apart(tmp_path, monkeypa
     assert all(np.allclose(ln.get_ydata(), 1.0) for ln in lines)
     gap = np.diff(np.sort(px, axis=0), axis=0).min() * 72 / fig.dpi     # points
     assert gap >= max(ln.get_markersize() for ln in lines)
+
+
+def test_the_positions_prefix_panels_have_the_score_at_the_training_length(tmp_path,
+                                                                          monkeypatch):
+    """As in the generalisation figure: trained at 40, evaluated at 20 and 200 only, the panel
+    still has a point at 40, the seed mean of test.accuracy."""
+    from lrd.figures import positions
+
+    for s in SEEDS:
+        write_run(tmp_path / "runs", task="prefix_sum", model="attention", length=40, seed=s,
+                  group=positions.PREFIX, position="rope",
+                  lengths={str(n): {"accuracy": AT_EVAL, "loss": 0.5} for n in (20, 200)},
+                  test={"accuracy": ACC_AT_TRAIN[s], "loss": 0.5})
+    resultslib.write(tmp_path / "runs", tmp_path)
+    made, fig = _draw(positions.make, tmp_path, monkeypatch)
+    ax = next(a for a in fig.axes if a.get_title().endswith("trained at 40"))
+    line, = _means(ax)
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    assert np.allclose(x / x[0], [1, 2, 10])                  # 20, 40, 200
+    assert y[1] == pytest.approx(np.mean(list(ACC_AT_TRAIN.values())))
+    assert np.allclose(y[[0, 2]], AT_EVAL)
+    assert "accuracy at the training length" in made.caption

@@ -111,7 +111,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         findings.append(_copy_panel(axs.pop(0), *parts[COPY], look))
     if PREFIX in parts:
         rows, t, m = parts[PREFIX]
-        stats = gen.curves(rows, m, ["scheme"])
+        stats = gen.curves(rows, m, ["scheme"], at_train=True)
         series = [(("scheme", s),) for s in look if s in set(rows["scheme"])]
         for ax, L in zip(axs, trains):
             gen.draw_panel(ax, stats, t, m, L, series,
@@ -130,7 +130,9 @@ def make(runs, results_dir: Path, out_dir: Path):
     caption = ("The causal-attention model with each positional scheme: "
                + ("test accuracy against the copy delay T; " if COPY in parts else "")
                + ("prefix-sum test accuracy against the test length (log axis), one panel per "
-                  "training length (grey vertical line); " if PREFIX in parts else "")
+                  "training length (grey vertical line, its tick marked 'train'; the point there "
+                  "is the test-set accuracy at the training length); " if PREFIX in parts
+                  else "")
                + "lines: the seed mean; bands: its 95% bootstrap CI; schemes offset slightly "
                "along the length axis. Dashed, over the data: the memoryless baseline; "
                "dotted: the solved threshold 0.99.")
