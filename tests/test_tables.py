@@ -245,12 +245,38 @@ def test_every_finding_names_its_source_setup_and_cells():
             "prefix_sum_200"} <= set(keys)
 
 
-def test_a_cell_of_diverged_runs_is_shown_but_not_judged():
-    """Three seeds diverged at T = 100 (NaN loss): measured seeds, no finite score."""
-    runs = pd.DataFrame([lit_run("lstm", 100, s, float("nan"), status="diverged")
-                         for s in (0, 1, 2)])
+def test_a_diverged_seed_has_no_score_but_counts_as_a_failure():
+    """A seed whose runs diverged (NaN loss) failed: on a loss score it lies above the cut.
+    Le et al.: the IRNN published below the baseline; every seed diverged at 400 (disagree),
+    one of three solved at 200 (unclear: finite and diverged seeds on both sides)."""
+    f = next(f for f in literature.FINDINGS if f.key == "irnn_adding")
+
+    def irnn(n, s, ratio, diverged):
+        return {**lit_run("rnn-relu", n, s, ratio, group="irnn_adding", task="adding",
+                          init="identity", status="diverged" if diverged else "complete"),
+                "diverged": diverged}
+
+    rows = [irnn(400, s, float("nan"), True) for s in range(3)]
+    rows += [irnn(200, 0, 0.03, False)] + [irnn(200, s, float("nan"), True) for s in (1, 2)]
+    found = {c.length: c for c in literature.cells(f, pd.DataFrame(rows)) if c.model == "rnn-relu"}
+    assert (found[400].seeds, found[400].diverged, found[400].verdict) == (3, 3, "disagree")
+    assert (found[200].diverged, found[200].verdict) == (2, "unclear")
+    text = literature.section(pd.DataFrame(rows))
+    assert "| IRNN | 400 | 3 | 0/3 | 3 of 3 seeds diverged | loss/baseline < 0.9 | disagree |" \
+        in text
+    assert "| IRNN | 200 | 3 | 0/3 | 0.030 [–]; 2 of 3 seeds diverged |" in text
+    # on an accuracy score a diverged seed lies below the cut; without the count, no score
+    assert literature.judge([float("nan")] * 3, 0.9, "below", 3, "below")[1] == "agree"
+    assert literature.judge([float("nan")] * 3, 0.9, "below")[1] == "no finite score"
+    assert literature.judge([1.0, float("nan")], 0.9, "above", 1, "below")[1] == "too few seeds"
+
+
+def test_a_cell_with_no_finite_score_and_no_divergence_is_shown_but_not_judged():
+    """Three complete seeds with a NaN loss (no score recorded): no finite score."""
+    runs = pd.DataFrame([lit_run("lstm", 200, s, float("nan")) for s in (0, 1, 2)])
     found = literature.cells(COPY, runs)
-    assert (found[0].seeds, found[0].verdict) == (3, "no finite score")
+    cell = next(c for c in found if c.length == 200)
+    assert (cell.seeds, cell.diverged, cell.verdict) == (3, 0, "no finite score")
     assert literature.verdict(found) == "not judged yet (no finite score)"
 
 

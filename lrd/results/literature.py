@@ -12,13 +12,17 @@ length generalisation, one test length). Its number is the seed mean of the scor
 memoryless baseline loss, or accuracy).
 
 - no measured run in the cell: "not measured yet" (no verdict);
-- no seed with a finite score (e.g. every run diverged): "no finite score" (no verdict);
-- fewer than ``MIN_SEEDS`` seeds with a finite score (3, SPEC §7): "too few seeds" (no
-  verdict);
-- else the CI is on one side of the cut: "below" if its upper end is below the cut, "above" if
-  its lower end is at or above it, "either" if it contains the cut; the cell **agrees** when
-  that side is the published one, **disagrees** when it is the other, and is **unclear** when
-  the CI contains the cut.
+- a seed whose every run diverged has no score but failed: it lies on the side of the cut a
+  failed model lies on (loss/baseline at or above it, accuracy below it), and the table says
+  how many seeds diverged;
+- no seed with a finite score and none diverged: "no finite score" (no verdict);
+- fewer than ``MIN_SEEDS`` seeds with a finite score or diverged (3, SPEC §7): "too few seeds"
+  (no verdict);
+- else the CI of the finite seeds is on one side of the cut: "below" if its upper end is below
+  the cut, "above" if its lower end is at or above it, "either" if it contains the cut; the
+  cell **agrees** when that side (and the diverged seeds' side) is the published one,
+  **disagrees** when it is the other, and is **unclear** when the CI contains the cut or the
+  finite and the diverged seeds lie on different sides.
 
 A subject the source makes no claim about is reported ("reported (no claim)"), never judged; a
 training length the source's claim excepts is shown and "not judged" with the reason.
@@ -109,6 +113,7 @@ class Cell:
     expected: str | None      # "below" / "above" / None (no claim)
     verdict: str              # agree / disagree / unclear / too few seeds / not measured yet /
     #                           reported (no claim) / not judged: why / not run: why
+    diverged: int = 0         # seeds every run of which diverged (no score; a failure)
 
 
 # What the statements rest on (checked for each finding; nothing here is cited that was not read):
@@ -247,21 +252,35 @@ def _rows(runs: pd.DataFrame, f: Finding) -> pd.DataFrame:
     return sc.measured(rows[rows["task"] == f.task])
 
 
-def judge(values: list[float], cut: float, side: str) -> tuple[sc.MeanCI, str]:
+def judge(values: list[float], cut: float, side: str, diverged: int = 0,
+          fail: str | None = None) -> tuple[sc.MeanCI, str]:
     """The CI and verdict of one cell from its per-seed values (NaN: a seed with no finite
-    score, e.g. diverged), by the module's rule."""
+    score), by the module's rule. ``diverged`` of the NaN seeds diverged: no score, but a
+    failure, which lies on the ``fail`` side of the cut (loss/baseline: "above"; accuracy:
+    "below"); a cell whose finite seeds lie on the other side is then unclear."""
     ci = sc.mean_ci(values)
     finite = [v for v in values if not math.isnan(v)]
+    diverged = diverged if fail else 0
     if not values:
         return ci, NOT_MEASURED
-    if not finite:
+    if not finite and not diverged:
         return ci, NO_SCORE
-    if len(finite) < MIN_SEEDS:
+    if len(finite) + diverged < MIN_SEEDS:
         return ci, TOO_FEW
-    got = "below" if ci.high < cut else "above" if ci.low >= cut else "either"
-    if got == "either":
+    sides = {fail} if diverged else set()
+    if finite:
+        sides.add("below" if ci.high < cut else "above" if ci.low >= cut else "either")
+    if len(sides) > 1 or "either" in sides:
         return ci, "unclear"
-    return ci, "agree" if got == side else "disagree"
+    return ci, "agree" if sides == {side} else "disagree"
+
+
+def diverged_seeds(rows: pd.DataFrame) -> int:
+    """Seeds of ``rows`` every run of which diverged."""
+    if rows.empty or "diverged" not in rows:
+        return 0
+    div = rows["diverged"].astype(str).str.lower().isin(["true", "1"])
+    return int(div.groupby(rows["seed"]).all().sum())
 
 
 def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
@@ -279,9 +298,10 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                 lengths = list(sub.lengths or f.lengths)
             for n in lengths or [None]:
                 at = of[of["length"] == n]
+                fail = "above" if f.score == sc.LOSS_RATIO else "below"
                 for t in f.test_lengths or [None]:
                     values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
-                    ci, v = judge(values, f.cut, sub.side)
+                    ci, v = judge(values, f.cut, sub.side, diverged_seeds(at), fail)
                     if not values and (why := _not_run(runs, f, sub, label, n)):
                         v = why
                     elif v in JUDGED and sub.side is None:
@@ -289,7 +309,7 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                     elif v in JUDGED and n in dict(f.not_judged):
                         v = f"{NOT_JUDGED}: {dict(f.not_judged)[n]}"
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
-                                    ci, sub.side, v))
+                                    ci, sub.side, v, diverged_seeds(at)))
     return out
 
 
@@ -407,6 +427,15 @@ def setup(f: Finding, runs: pd.DataFrame) -> str:
             f"{'/'.join(map(str, seeds))} seeds per cell")
 
 
+def _score_text(c: Cell) -> str:
+    """The cell's "mean [low, high]" over its finite seeds, and how many seeds diverged."""
+    text = sc.ci_text(c.ci)
+    if not c.diverged:
+        return text
+    return (("" if text == "–" else f"{text}; ") + f"{c.diverged} of {c.seeds} seed"
+            f"{'' if c.seeds == 1 else 's'} diverged")
+
+
 def _side_text(f: Finding, side: str) -> str:
     what = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
     if side is None:
@@ -483,7 +512,7 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
             measured = c.seeds > 0
             row += [str(c.seeds) if measured else "–",
                     f"{c.solved}/{c.seeds}" if measured else "–",
-                    sc.ci_text(c.ci) if measured else
+                    _score_text(c) if measured else
                     (NOT_RUN if c.verdict.startswith(NOT_RUN) else NOT_MEASURED),
                     _side_text(f, c.expected), c.verdict]
             out.append("| " + " | ".join(row) + " |")
