@@ -4,9 +4,9 @@ with the tables of ``lrd.results.tables`` (CSV, Markdown and LaTeX under ``resul
 The README shows every figure with what it plots, how to read it, numbers computed from the
 results, the sweep and the command that produced it; the tables; the study's status per sweep
 and how many records came from an uncommitted tree; how each training regime is scored (with
-every curriculum run's last training length); the horizons' threshold sensitivity and whether the step budget limited them; and the
-comparison with published findings (``lrd.results.literature``). The same ``results/`` always
-gives a byte-identical README.
+every curriculum run's last training length); the horizons' threshold sensitivity and whether
+the step budget limited them; and the comparison with published findings
+(``lrd.results.literature``). The same ``results/`` always gives a byte-identical README.
 """
 
 from __future__ import annotations
@@ -333,7 +333,8 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
     out += ["## Memory horizon: step budget", "",
             "A cell that most seeds failed may fail for want of steps. For each such cell, the "
             "budget table above gives how its failed seeds' training ended, from the training "
-            "curves: still improving, no clear fall, or at the baseline (`lrd/results/budget.py`).", ""]
+            "curves: still improving, no clear fall, or at the baseline "
+            "(`lrd/results/budget.py`).", ""]
     out += budget.findings(tables["budget"]) + [""]
     out += [literature.section(runs, tables["budget"])]
     return "\n".join(out).rstrip() + "\n"
