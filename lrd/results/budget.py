@@ -76,9 +76,8 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     if rows.empty or not {"config.train.max_steps", "steps", "solved"} <= set(rows):
         return pd.DataFrame(columns=COLUMNS)
     budget = pd.to_numeric(rows["config.train.max_steps"], errors="coerce")
-    flag = lambda c: rows[c].astype(str).str.lower().isin(["true", "1"])  # noqa: E731
-    diverged = flag("diverged") if "diverged" in rows else False
-    spent = ~flag("solved") & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
+    diverged = sc.flag(rows, "diverged") if "diverged" in rows else False
+    spent = ~sc.flag(rows, "solved") & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
     out = []
     for key, g in rows.groupby(sc.KEYS, sort=True):
         if 2 * sc.solved_seeds(g) > g["seed"].nunique():   # the cell is solved

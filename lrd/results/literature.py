@@ -279,7 +279,7 @@ def diverged_seeds(rows: pd.DataFrame) -> int:
     """Seeds of ``rows`` every run of which diverged."""
     if rows.empty or "diverged" not in rows:
         return 0
-    div = rows["diverged"].astype(str).str.lower().isin(["true", "1"])
+    div = sc.flag(rows, "diverged")
     return int(div.groupby(rows["seed"]).all().sum())
 
 

@@ -52,6 +52,11 @@ def _numeric(rows: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(rows[col], errors="coerce").astype(float)
 
 
+def flag(rows: pd.DataFrame, col: str) -> pd.Series:
+    """A boolean column as read back from CSV ("True", "true", "1", True): True where set."""
+    return rows[col].astype(str).str.lower().isin(["true", "1"])
+
+
 def seed_values(rows: pd.DataFrame, col: str) -> list[float]:
     """One value per unique seed of ``rows``: the mean of its finite ``col`` values (NaN if
     none), in seed order."""
@@ -69,7 +74,7 @@ def solved_seeds(rows: pd.DataFrame) -> int:
     """Unique seeds of ``rows`` with a solved run."""
     if rows.empty:
         return 0
-    solved = rows["solved"].astype(str).str.lower().isin(["true", "1"])
+    solved = flag(rows, "solved")
     return int(rows.loc[solved, "seed"].nunique())
 
 
