@@ -185,6 +185,25 @@ def test_mixed_cells_name_the_cells_whose_seeds_span_revisions():
     assert mixed(pd.DataFrame({"run_id": ["a"]}), runs) == ""
 
 
+def test_cells_that_merge_runs_of_different_settings_are_named():
+    from lrd.results.report import settings
+
+    def row(rid, length, seed, lr, status="complete"):
+        return {"run_id": rid, "task": "copy", "model": "lstm", "init": "default",
+                "regime": "full", "length": length, "seed": seed, "status": status,
+                "config.seed": seed, "config.task.length": length, "config.optim.lr": lr}
+
+    runs = pd.DataFrame([row("a", 10, 0, 0.001), row("b", 10, 0, 0.003), row("c", 10, 1, 0.001),
+                         row("d", 20, 0, 0.003), row("e", 20, 1, 0.003),
+                         row("f", 50, 0, 0.003), row("g", 50, 1, 0.001, status="skipped")])
+    assert settings(runs) == (" Merged settings: 1 cell holds runs that differ in more than the "
+                              "seed; a seed's score there is the mean of its runs, and it solves "
+                              "if any of its runs does: copy, lstm at 10 (optim.lr: 0.001, "
+                              "0.003).")
+    assert settings(runs[runs["run_id"] != "b"]) == ""   # seeds and lengths may differ
+    assert settings(runs.iloc[:0]) == ""
+
+
 def test_the_header_counts_every_sweep_a_record_belongs_to():
     from lrd.results.report import sweeps_of
 

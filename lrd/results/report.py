@@ -133,7 +133,36 @@ def provenance(results_dir: Path, runs: pd.DataFrame) -> str:
     text = (f"{int(dirty.sum())} of {len(runs)} records were made from a tree with uncommitted "
             f"changes (`env.git_dirty` in `timing.csv`)"
             + (f"; {int((~known).sum())} do not say" if (~known).any() else "") + ".")
-    return text + revisions(timing) + mixed(timing, runs) + compute(timing)
+    return (text + revisions(timing) + mixed(timing, runs) + settings(runs)
+            + compute(timing))
+
+
+# Config columns that vary inside a cell by design: the seed, and the cell's own length.
+CELL_FREE = ("config.seed", "config.task.length")
+
+
+def settings(runs: pd.DataFrame) -> str:
+    """" Merged settings: ..." the cells (task, model, init, regime, length) whose measured
+    runs differ in a config value other than the seed (e.g. two learning rates), with the
+    values; "" if none. Such a cell's seed is the mean of its runs in every score and solves
+    if any of its runs does (``lrd.results.scores``, ``lrd.results.horizon``), so the report
+    says so rather than merge them silently."""
+    if runs.empty or "status" not in runs:
+        return ""
+    rows = runs[~runs["status"].isin(["failed", resultslib.SKIPPED])]
+    cols = [c for c in rows.columns if c.startswith("config.") and c not in CELL_FREE]
+    out = []
+    for name, g in _cells(rows):
+        varied = [c for c in cols if g[c].astype(str).nunique() > 1]
+        if varied:
+            out.append(f"{name} (" + "; ".join(
+                f"{c.removeprefix('config.')}: " + ", ".join(sorted(g[c].astype(str).unique()))
+                for c in varied) + ")")
+    if not out:
+        return ""
+    return (f" Merged settings: {len(out)} cell{'s hold' if len(out) > 1 else ' holds'} runs that "
+            "differ in more than the seed; a seed's score there is the mean of its runs, and it "
+            "solves if any of its runs does: " + "; ".join(out) + ".")
 
 
 def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:
@@ -145,15 +174,10 @@ def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:
     rows = runs[~runs["status"].isin(["failed", resultslib.SKIPPED])]
     rows = rows.assign(rev=rows["run_id"].map(rev)).dropna(subset=["rev"])
     out = []
-    for key, g in ordered(rows, ("length",)).groupby(
-            ["task", "model", "init", "regime", "length"], sort=False):
+    for name, g in _cells(rows):
         if g["rev"].nunique() > 1:
-            counts = g["rev"].value_counts()
-            out.append(_name(dict(zip(["task", "model", "init", "regime"], key)))
-                       + f" at {int(key[4])} (" + ", ".join(
-                           f"{c} ×{n}" for c, n in sorted(counts.items(),
-                                                          key=lambda kv: (-kv[1], kv[0])))
-                       + ")")
+            counts = sorted(g["rev"].value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+            out.append(f"{name} (" + ", ".join(f"{c} ×{n}" for c, n in counts) + ")")
     if not out:
         return ""
     return (f" Mixed cells: the seeds of {len(out)} cell{'s' if len(out) > 1 else ''} were made "
@@ -188,6 +212,14 @@ def compute(timing: pd.DataFrame) -> str:
     return (f" Compute: the {len(wall)} trained runs took {wall.sum() / 3600:.1f} h of wall "
             f"time in all (`wall_time_s` in `timing.csv`; with N workers the study's own wall "
             f"time is about that over N).")
+
+
+def _cells(rows: pd.DataFrame):
+    """(name, rows) per cell (task, model, init, regime, length) of ``rows``, in report order;
+    the name as the header gives it: "copy, lstm at 10"."""
+    keys = [*resultslib.HORIZON_KEYS, "length"]
+    for key, g in ordered(rows, ("length",)).groupby(keys, sort=False):
+        yield _name(dict(zip(keys, key))) + f" at {int(key[-1])}", g
 
 
 def _name(r) -> str:
