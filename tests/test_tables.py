@@ -10,6 +10,8 @@ import pytest
 
 from lrd import results
 from lrd.results import literature, report
+from lrd.results import scores as sc
+from lrd.results import tables as tb
 from lrd.results.scores import ci_text
 from lrd.results.stats import mean_ci
 
@@ -245,19 +247,54 @@ def test_every_finding_names_its_source_setup_and_cells():
             "prefix_sum_200"} <= set(keys)
 
 
+def irnn(n, s, ratio, diverged, **extra):
+    """An IRNN run on adding; a diverged one has status "diverged" and, as given, ``ratio``."""
+    return {**lit_run("rnn-relu", n, s, ratio, group="irnn_adding", task="adding",
+                      init="identity", status="diverged" if diverged else "complete", **extra),
+            "diverged": diverged}
+
+
+def irnn_rows():
+    """Le et al.'s IRNN on adding as measured: every seed diverged at 400; at 200 seed 0
+    finite (0.03), seeds 1 and 2 diverged."""
+    rows = [irnn(400, s, float("nan"), True) for s in range(3)]
+    return rows + [irnn(200, 0, 0.03, False)] + [irnn(200, s, float("nan"), True)
+                                                   for s in (1, 2)]
+
+
+def test_the_scores_table_counts_diverged_seeds():
+    """A diverged seed is in the seed count but not in the mean: the table says how many
+    diverged, and a score no seed has because every seed diverged says so instead of "–". A
+    seed with one finite run (another learning rate) has a score and did not diverge."""
+    nan = float("nan")
+    rows = irnn_rows() + [irnn(100, 0, 0.2, False), irnn(100, 0, nan, True, lr=0.01)]
+    rows += [lit_run("lstm", 100, s, nan, status="diverged", diverged=True) for s in (0, 1)]
+    s = sc.scores(pd.DataFrame(rows)).set_index(["model", "length"])
+    assert s["diverged"].to_dict() == {("lstm", 100): 2, ("rnn-relu", 100): 0,
+                                       ("rnn-relu", 200): 2, ("rnn-relu", 400): 3}
+    t = tb.scores_table(pd.DataFrame(rows)).set_index(["model", "length"])
+    assert list(t.loc[("rnn-relu", 200), ["seeds", "solved", "diverged", "loss/baseline"]]) \
+        == [3, "0/3", 2, "0.030 [–]"]
+    assert list(t.loc[("rnn-relu", 400), ["seeds", "diverged", "loss/baseline", "accuracy"]]) \
+        == [3, 3, tb.ALL_DIVERGED, "–"]      # adding has no accuracy: no claim on one
+    assert t.loc[("rnn-relu", 100), "loss/baseline"] == "0.200 [–]"
+    # copy has an accuracy (seed 0 at length 100 below): every seed diverged at 200
+    rows = [lit_run("lstm", 100, 0, 0.5, accuracy=0.5)]
+    rows += [lit_run("lstm", 200, s, nan, status="diverged", diverged=True) for s in (0, 1)]
+    t = tb.scores_table(pd.DataFrame(rows)).set_index("length")
+    assert list(t.loc[200, ["loss/baseline", "accuracy"]]) == [tb.ALL_DIVERGED] * 2
+    csv = tb.to_csv(t.reset_index()).splitlines()
+    assert csv[0].split(",")[5:8] == ["seeds", "solved", "diverged"]
+    assert csv[2].endswith(",2,0/2,2,– (all diverged),– (all diverged)")
+    assert tb.to_markdown(t.reset_index()).splitlines()[1].endswith("|---:|---:|---:|")
+
+
 def test_a_diverged_seed_has_no_score_but_counts_as_a_failure():
     """A seed whose runs diverged (NaN loss) failed: on a loss score it lies above the cut.
     Le et al.: the IRNN published below the baseline; every seed diverged at 400 (disagree),
     one of three solved at 200 (unclear: finite and diverged seeds on both sides)."""
     f = next(f for f in literature.FINDINGS if f.key == "irnn_adding")
-
-    def irnn(n, s, ratio, diverged):
-        return {**lit_run("rnn-relu", n, s, ratio, group="irnn_adding", task="adding",
-                          init="identity", status="diverged" if diverged else "complete"),
-                "diverged": diverged}
-
-    rows = [irnn(400, s, float("nan"), True) for s in range(3)]
-    rows += [irnn(200, 0, 0.03, False)] + [irnn(200, s, float("nan"), True) for s in (1, 2)]
+    rows = irnn_rows()
     found = {c.length: c for c in literature.cells(f, pd.DataFrame(rows)) if c.model == "rnn-relu"}
     assert (found[400].seeds, found[400].diverged, found[400].verdict) == (3, 3, "disagree")
     assert (found[200].diverged, found[200].verdict) == (2, "unclear")
