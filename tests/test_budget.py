@@ -1,7 +1,8 @@
 """The step-budget table from hand-made curves with known numbers: the end ratio and the fall
 over the last quarter are exact window means of the budget (not of the steps a run took), only
 the seeds that used their whole budget without solving count, solved cells and diverged runs are
-left out, and each verdict comes where its rule says."""
+left out, a failed cell none of whose seeds used its budget is still a row, and each verdict comes
+where its rule says."""
 
 import math
 
@@ -106,12 +107,48 @@ def test_budget_table(runs, results_dir):
     assert rnn["seeds"] == 3 and rnn["verdict"] == "at the baseline"   # the diverged seed: out
     assert rnn["end loss/baseline"] == "0.983 [0.950, 1.000]"
 
+    assert t["diverged"].to_dict() == {"rnn-tanh": 1, "lstm": 0, "gru": 0}
+
     lines = budget.findings(budget.budget_table(runs, results_dir))
-    assert lines[0] == ("3 cells failed by a majority of seeds used their whole step budget: "
+    assert lines[0] == ("3 cells failed by a majority of seeds. 3 used their whole step budget: "
                         "1 still improving, 1 no clear fall, 1 at the baseline, "
                         "0 too few seeds.")
+    assert lines[1].startswith("Still improving when the budget ran out (their failure may be "
+                               "set by the step budget: a longer one might solve them): ")
     assert "Copy, LSTM at T = 100 (fall 0.317 [0.200, 0.500], 3 seeds)" in lines[1]
     assert "GRU" not in lines[1]
+
+
+def test_a_failed_cell_whose_seeds_did_not_use_their_budget_is_counted_and_named(
+        runs, results_dir):
+    """The IRNN on adding: at 200 one seed solved and two diverged; at 400 all three diverged.
+    No seed used its budget, yet a majority failed: each cell is a row and is named."""
+    irnn = dict(task="adding", model="rnn-relu", init="identity")
+    more = [run(f"i{n}-{s}", s, length=n, steps=150, diverged=True, **irnn)
+            for n, seeds in ((200, (1, 2)), (400, (0, 1, 2))) for s in seeds]
+    more += [run("i200-0", 0, length=200, steps=900, solved=True, **irnn)]
+    t = budget.budget_table(pd.concat([runs, pd.DataFrame(more)]), results_dir)
+    irnn_rows = t[t["model"] == "rnn-relu"].set_index("length")
+    assert list(irnn_rows.index) == [200, 400]
+    assert (irnn_rows["verdict"] == budget.NOT_USED).all() and (irnn_rows["seeds"] == 0).all()
+    assert list(irnn_rows["diverged"]) == [2, 3]
+    assert (irnn_rows["budget"] == str(BUDGET)).all()
+    assert budget.findings(t)[0] == (
+        "5 cells failed by a majority of seeds. 3 used their whole step budget: "
+        "1 still improving, 1 no clear fall, 1 at the baseline, 0 too few seeds. "
+        "2 failed without using it (diverged or stopped early): "
+        "Adding, RNN (ReLU) (identity) at T = 200 (2 seeds diverged); "
+        "Adding, RNN (ReLU) (identity) at T = 400 (3 seeds diverged).")
+
+
+def test_still_improving_attention_cells_are_named_by_positional_scheme():
+    row = {"task": "prefix_sum", "init": "default", "regime": "full", "length": 20, "seeds": 3,
+           "diverged": 0, "fall (last quarter)": "0.100 [0.050, 0.150]",
+           "verdict": "still improving"}
+    table = pd.DataFrame([{**row, "model": f"attention-{p}"} for p in ("rope", "alibi", "nope")])
+    line = budget.findings(table)[1]
+    for label in ("Attention (RoPE)", "Attention (ALiBi)", "Attention (NoPE)"):
+        assert f"Prefix sum, {label} at L = 20 (fall" in line
 
 
 def test_fewer_than_three_spent_seeds_are_shown_but_not_judged(runs, results_dir):

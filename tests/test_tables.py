@@ -10,6 +10,8 @@ import pytest
 
 from lrd import results
 from lrd.results import literature, report
+from lrd.results import scores as sc
+from lrd.results import tables as tb
 from lrd.results.scores import ci_text
 from lrd.results.stats import mean_ci
 
@@ -159,8 +161,8 @@ def test_a_finding_disagrees_when_every_ci_is_on_the_other_side():
     assert "| LSTM | 200 | 3 | 0/3 | 0.110 [0.100, 0.120] | loss/baseline ≥ 0.9 | disagree |" \
         in text
     # the setup is read from the records' configs, the task's parameters first
-    assert "- lrd's setup: copy; adam, lr 0.003; hidden 64; batch 32; at most 5000 steps; " \
-        "3 seeds per cell" in text
+    assert "- lrd's setup: copy; adam, lr 0.003 (no learning-rate search), clipping not " \
+        "recorded; hidden 64; batch 32; at most 5000 steps; 3 seeds per cell" in text
     assert "- lrd's setup: copy, n_symbols 8; adam" in literature.section(
         copy_runs(0.1, 0.5).assign(**{"config.task.n_symbols": 8}))
 
@@ -219,8 +221,8 @@ def test_length_generalisation_cells_read_the_test_length_per_positional_scheme(
                             accuracy=1.0, **acc))
         for pos, a in (("attention-rope", 0.4), ("attention-alibi", 0.95)):
             acc = {f"length.{n}.accuracy": a + 0.001 * s for n in (200, 1000, 5000)}
-            rows.append(lit_run(pos, 40, s, 0.0, group="positions_prefix_sum",
-                                task="prefix_sum", accuracy=1.0, **acc))
+            rows.append({**lit_run(pos, 40, s, 0.0, group="positions_prefix_sum",
+                                   task="prefix_sum", accuracy=1.0, **acc), "solved": True})
     found = literature.cells(f, pd.DataFrame(rows))
     got = {(c.model, c.length, c.test_length): c.verdict for c in found}
     assert got[("lstm", 20, 5000)] == "agree" and got[("lstm", 40, 5000)] == "not measured yet"
@@ -245,19 +247,54 @@ def test_every_finding_names_its_source_setup_and_cells():
             "prefix_sum_200"} <= set(keys)
 
 
+def irnn(n, s, ratio, diverged, **extra):
+    """An IRNN run on adding; a diverged one has status "diverged" and, as given, ``ratio``."""
+    return {**lit_run("rnn-relu", n, s, ratio, group="irnn_adding", task="adding",
+                      init="identity", status="diverged" if diverged else "complete", **extra),
+            "diverged": diverged}
+
+
+def irnn_rows():
+    """Le et al.'s IRNN on adding as measured: every seed diverged at 400; at 200 seed 0
+    finite (0.03), seeds 1 and 2 diverged."""
+    rows = [irnn(400, s, float("nan"), True) for s in range(3)]
+    return rows + [irnn(200, 0, 0.03, False)] + [irnn(200, s, float("nan"), True)
+                                                   for s in (1, 2)]
+
+
+def test_the_scores_table_counts_diverged_seeds():
+    """A diverged seed is in the seed count but not in the mean: the table says how many
+    diverged, and a score no seed has because every seed diverged says so instead of "–". A
+    seed with one finite run (another learning rate) has a score and did not diverge."""
+    nan = float("nan")
+    rows = irnn_rows() + [irnn(100, 0, 0.2, False), irnn(100, 0, nan, True, lr=0.01)]
+    rows += [lit_run("lstm", 100, s, nan, status="diverged", diverged=True) for s in (0, 1)]
+    s = sc.scores(pd.DataFrame(rows)).set_index(["model", "length"])
+    assert s["diverged"].to_dict() == {("lstm", 100): 2, ("rnn-relu", 100): 0,
+                                       ("rnn-relu", 200): 2, ("rnn-relu", 400): 3}
+    t = tb.scores_table(pd.DataFrame(rows)).set_index(["model", "length"])
+    assert list(t.loc[("rnn-relu", 200), ["seeds", "solved", "diverged", "loss/baseline"]]) \
+        == [3, "0/3", 2, "0.030 [–]"]
+    assert list(t.loc[("rnn-relu", 400), ["seeds", "diverged", "loss/baseline", "accuracy"]]) \
+        == [3, 3, tb.ALL_DIVERGED, "–"]      # adding has no accuracy: no claim on one
+    assert t.loc[("rnn-relu", 100), "loss/baseline"] == "0.200 [–]"
+    # copy has an accuracy (seed 0 at length 100 below): every seed diverged at 200
+    rows = [lit_run("lstm", 100, 0, 0.5, accuracy=0.5)]
+    rows += [lit_run("lstm", 200, s, nan, status="diverged", diverged=True) for s in (0, 1)]
+    t = tb.scores_table(pd.DataFrame(rows)).set_index("length")
+    assert list(t.loc[200, ["loss/baseline", "accuracy"]]) == [tb.ALL_DIVERGED] * 2
+    csv = tb.to_csv(t.reset_index()).splitlines()
+    assert csv[0].split(",")[5:8] == ["seeds", "solved", "diverged"]
+    assert csv[2].endswith(",2,0/2,2,– (all diverged),– (all diverged)")
+    assert tb.to_markdown(t.reset_index()).splitlines()[1].endswith("|---:|---:|---:|")
+
+
 def test_a_diverged_seed_has_no_score_but_counts_as_a_failure():
     """A seed whose runs diverged (NaN loss) failed: on a loss score it lies above the cut.
     Le et al.: the IRNN published below the baseline; every seed diverged at 400 (disagree),
     one of three solved at 200 (unclear: finite and diverged seeds on both sides)."""
     f = next(f for f in literature.FINDINGS if f.key == "irnn_adding")
-
-    def irnn(n, s, ratio, diverged):
-        return {**lit_run("rnn-relu", n, s, ratio, group="irnn_adding", task="adding",
-                          init="identity", status="diverged" if diverged else "complete"),
-                "diverged": diverged}
-
-    rows = [irnn(400, s, float("nan"), True) for s in range(3)]
-    rows += [irnn(200, 0, 0.03, False)] + [irnn(200, s, float("nan"), True) for s in (1, 2)]
+    rows = irnn_rows()
     found = {c.length: c for c in literature.cells(f, pd.DataFrame(rows)) if c.model == "rnn-relu"}
     assert (found[400].seeds, found[400].diverged, found[400].verdict) == (3, 3, "disagree")
     assert (found[200].diverged, found[200].verdict) == (2, "unclear")
@@ -333,21 +370,3 @@ def test_a_finding_is_not_judged_while_its_main_model_is_unmeasured_and_says_whe
     assert "**Verdict: agree** with the outcome as we recall it (unconfirmed: see Published) " \
         "(4 of 4 cells judged). Per model: IRNN: agree (2 of 2 cells judged); LSTM: agree " \
         "(2 of 2 cells judged)." in text
-
-
-def test_a_model_not_solved_at_its_training_length_gets_a_generalisation_caveat():
-    f = next(f for f in literature.FINDINGS if f.key == "chomsky_modular")
-    rows = []
-    for s in (0, 1, 2):
-        for n, solved in ((20, s == 0), (40, True)):
-            rows.append({**lit_run("attention-rope", n, s, 0.0, group="prefix_sum_study",
-                                   task="prefix_sum", accuracy=0.99 if solved else 0.7,
-                                   **{f"length.{t}.accuracy": 0.4 for t in (200, 1000, 5000)}),
-                         "solved": solved})
-    found = literature.cells(f, pd.DataFrame(rows))
-    assert literature.caveat(f, found) == (
-        "- Caveat: not solved at its own training length by a majority of seeds, so its scores "
-        "at longer lengths show no failure to generalise a solution it had not found: "
-        "Transformer (attention-rope) at training length 20 (1/3 seeds solved).")
-    solved = pd.DataFrame(rows).assign(solved=True)
-    assert literature.caveat(f, literature.cells(f, solved)) == ""

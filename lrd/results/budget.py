@@ -10,18 +10,22 @@ loss at the current training length, as 50-step means):
 - ``fall``: the relative fall of the train loss over the last quarter of the budget,
   1 − end / (the mean over 65–75 % of the budget): 0.10 means it fell by 10 %.
 
-Per cell: the seed means of both with their 95% bootstrap CI (``lrd.results.stats``), and a
-verdict:
+Per cell: the seeds counted, the cell's diverged seeds (``lrd.results.scores.diverged_seeds``),
+its step budget, the seed means of both with their 95% bootstrap CI (``lrd.results.stats``),
+and a verdict:
 
-- **still improving**: the CI of the mean fall lies wholly above ``FALL`` (2 %): a longer
-  budget might solve the cell, so a horizon that stops there is set by the budget, not
-  measured to its end;
+- **still improving**: the CI of the mean fall lies wholly above ``FALL`` (2 %): its failure
+  may be set by the step budget (a longer one might solve the cell), so a horizon that stops
+  there may not be measured to its end;
 - **at the baseline**: not that, and the CI of the end ratio lies at or above ``LOSS_CUT``
   (0.9): training never clearly left the memoryless plateau;
 - **no clear fall**: neither: below the baseline, and not clearly improving any more (with 3
   seeds the CI is the seeds' range, so one seed that levelled off is enough);
 - **too few seeds**: fewer than ``MIN_SEEDS`` (3) seeds used their budget: shown, not
-  judged.
+  judged;
+- **budget not used** (``NOT_USED``): no failed seed used its budget (they diverged, or
+  stopped early): shown with no end or fall, so that every cell a majority of seeds failed is
+  in the table.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ END = 0.10            # the end ratio: the mean over the last 10 % of the budget
 BEFORE = (0.65, 0.75)  # ... compared with the mean over this window of the budget
 FALL = 0.02           # the fall's CI above 2 % over the last quarter: still improving
 VERDICTS = ("still improving", "no clear fall", "at the baseline", "too few seeds")
-COLUMNS = ["task", "model", "init", "regime", "length", "seeds", "budget", "end loss/baseline",
-           "fall (last quarter)", "verdict"]
+NOT_USED = "budget not used"   # the verdict of a failed cell no failed seed of which used it
+COLUMNS = ["task", "model", "init", "regime", "length", "seeds", "diverged", "budget",
+           "end loss/baseline", "fall (last quarter)", "verdict"]
 
 
 def end_and_fall(curve: pd.DataFrame, budget: int) -> tuple[float, float]:
@@ -69,7 +74,8 @@ def verdict(end: MeanCI, fall: MeanCI) -> str:
 
 def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     """One row per cell a majority of seeds failed (module docstring), in report order; the
-    seeds column counts the seeds that used their budget without solving."""
+    seeds column counts the seeds that used their budget without solving. A cell some seeds
+    of which used their budget but none has a curve is left out."""
     from lrd.results.tables import ordered   # tables lists this table
 
     rows = sc.measured(runs)
@@ -77,29 +83,17 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     budget = pd.to_numeric(rows["config.train.max_steps"], errors="coerce")
     diverged = sc.flag(rows, "diverged") if "diverged" in rows else False
-    spent = ~sc.flag(rows, "solved") & ~diverged & (pd.to_numeric(rows["steps"], errors="coerce") >= budget)
+    steps = pd.to_numeric(rows["steps"], errors="coerce")
+    spent = ~sc.flag(rows, "solved") & ~diverged & (steps >= budget)
     out = []
     for key, g in rows.groupby(sc.KEYS, sort=True):
         if 2 * sc.solved_seeds(g) > g["seed"].nunique():   # the cell is solved
             continue
-        ends, falls = {}, {}
-        for i in g.index[spent[g.index]]:
-            curve = metrics_csv(results_dir, rows.at[i, "run_id"])
-            if curve is None or "train/loss_ratio" not in curve:
-                continue
-            e, f = end_and_fall(curve, int(budget[i]))
-            ends.setdefault(rows.at[i, "seed"], []).append(e)
-            falls.setdefault(rows.at[i, "seed"], []).append(f)
-        if not ends:
-            continue
-        end = mean_ci([np.nanmean(v) for _, v in sorted(ends.items())])
-        fall = mean_ci([np.nanmean(v) for _, v in sorted(falls.items())])
-        budgets = sorted({int(b) for b in budget[g.index[spent[g.index]]]})
-        out.append({**dict(zip(sc.KEYS, key)), "seeds": len(ends),
-                    "budget": "/".join(str(b) for b in budgets),
-                    "end loss/baseline": sc.ci_text(end), "fall (last quarter)": sc.ci_text(fall),
-                    "verdict": verdict(end, fall) if len(ends) >= sc.MIN_SEEDS
-                    else "too few seeds"})
+        row = _cell(g, g.index[spent[g.index]], budget, results_dir)
+        if row is not None:
+            out.append({**dict(zip(sc.KEYS, key)), "diverged": sc.diverged_seeds(g),
+                        "budget": "/".join(map(str, sorted({int(b) for b in budget[g.index]}))),
+                        **row})
     if not out:
         return pd.DataFrame(columns=COLUMNS)
     t = ordered(pd.DataFrame(out), ("length",))
@@ -107,25 +101,60 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     return t[COLUMNS]
 
 
+def _cell(rows: pd.DataFrame, spent: pd.Index, budget: pd.Series, results_dir) -> dict | None:
+    """The seeds, end, fall and verdict of one failed cell from its ``spent`` runs (those that
+    used their budget); ``NOT_USED`` without any; None if none of them has a curve."""
+    if not len(spent):
+        return {"seeds": 0, "end loss/baseline": "–", "fall (last quarter)": "–",
+                "verdict": NOT_USED}
+    ends, falls = {}, {}
+    for i in spent:
+        curve = metrics_csv(results_dir, rows.at[i, "run_id"])
+        if curve is None or "train/loss_ratio" not in curve:
+            continue
+        e, f = end_and_fall(curve, int(budget[i]))
+        ends.setdefault(rows.at[i, "seed"], []).append(e)
+        falls.setdefault(rows.at[i, "seed"], []).append(f)
+    if not ends:
+        return None
+    end = mean_ci([np.nanmean(v) for _, v in sorted(ends.items())])
+    fall = mean_ci([np.nanmean(v) for _, v in sorted(falls.items())])
+    return {"seeds": len(ends), "end loss/baseline": sc.ci_text(end),
+            "fall (last quarter)": sc.ci_text(fall),
+            "verdict": verdict(end, fall) if len(ends) >= sc.MIN_SEEDS else "too few seeds"}
+
+
 def findings(table: pd.DataFrame) -> list[str]:
-    """The report's sentences on ``budget_table``: how many cells end each way, and which were
+    """The report's sentences on ``budget_table``: how many cells a majority of seeds failed,
+    how many of them end each way, which failed without using their budget, and which were
     still improving."""
     if table.empty:
         return ["_No cell used its whole step budget without solving yet._"]
+    unused = table[table["verdict"] == NOT_USED]
     counts = table["verdict"].value_counts()
-    out = [f"{len(table)} cells failed by a majority of seeds used their whole step budget: "
-           + ", ".join(f"{int(counts.get(v, 0))} {v}"
-                       for v in VERDICTS) + "."]
+    first = (f"{len(table)} cells failed by a majority of seeds. {len(table) - len(unused)} "
+             "used their whole step budget: " + ", ".join(f"{int(counts.get(v, 0))} {v}"
+                                                          for v in VERDICTS) + ".")
+    if len(unused):
+        first += (f" {len(unused)} failed without using it (diverged or stopped early): "
+                  + "; ".join(f"{_cell_text(r)} ({r['diverged']} seed"
+                              f"{'s' if r['diverged'] != 1 else ''} diverged)"
+                              for _, r in unused.iterrows()) + ".")
+    out = [first]
     improving = table[table["verdict"] == "still improving"]
     if len(improving):
-        out.append("Still improving when the budget ran out (their horizon is set by the step "
-                   "budget; a longer one might solve them): " + "; ".join(
-                       f"{style.task_label(r['task'])}, {style.model_label(r['model'])}"
-                       + "".join(f" ({v})" for v, d in ((r["init"], "default"),
-                                                        (r["regime"], "full")) if v != d)
-                       + f" at {style.length_symbol(r['task'])} = {r['length']} (fall "
-                       f"{r['fall (last quarter)']}, "
+        out.append("Still improving when the budget ran out (their failure may be set by the "
+                   "step budget: a longer one might solve them): " + "; ".join(
+                       f"{_cell_text(r)} (fall {r['fall (last quarter)']}, "
                        f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''})"
                        for _, r in improving.iterrows()) + ".")
     return out
 
+
+def _cell_text(r: pd.Series) -> str:
+    """A table row's cell in words: "Copy, LSTM (identity) at T = 100"; the init and regime
+    only where not the default ones."""
+    return (f"{style.task_label(r['task'])}, {style.model_label(r['model'])}"
+            + "".join(f" ({v})" for v, d in ((r["init"], "default"), (r["regime"], "full"))
+                      if v != d)
+            + f" at {style.length_symbol(r['task'])} = {r['length']}")

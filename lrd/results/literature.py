@@ -33,12 +33,14 @@ measured yet", or "not judged yet (too few seeds)" (or the other reason) when so
 runs, and while a subject with a claim has no judged cell it is "not judged yet" too (a paper's
 main model unmeasured). Each subject's own verdict is listed beside it; a finding marked
 ``overall=False`` (SPEC §1's prefix-sum claim: "never one verdict for all") has only those. A
-verdict on an outcome we recall but could not confirm says so. For length generalisation, a
-subject published to fail at longer lengths that was not solved at its own training length gets
-a caveat: its low scores there are no failure to generalise. The section says how many cells
-have a verdict. The setup differences are read from the configs of the runs used (``setup``):
-the task's parameters, optimiser and learning rate, hidden width, batch size, step budget and
-seeds.
+verdict on an outcome we recall but could not confirm says so. For length generalisation, the
+cells of a subject published to fail at longer lengths are "not judged" while a majority of its
+seeds did not solve its own training length: its low scores there are no failure to generalise
+a solution it never found. The section says how many cells have a verdict, and names the cells
+whose seeds diverged (a failure of optimisation at lrd's one setting, not a measured failure to
+remember). The setup differences are read from the configs of the runs in the measured cells
+(``setup``): the task's parameters, optimiser, learning rate and clipping, hidden width (and
+attention's layers and heads), batch size, step budget, early stopping and seeds.
 
 Sources. Each statement and setup says what it rests on, at the precision that source allows;
 the comment above ``FINDINGS`` lists the texts read and what stays unconfirmed. Delétang et
@@ -68,6 +70,7 @@ TOO_FEW = "too few seeds"
 NO_SCORE = "no finite score"
 NO_CLAIM = "reported (no claim)"   # a subject the source makes no claim about
 NOT_JUDGED = "not judged"          # a cell the finding shows but does not judge (with why)
+NOT_LEARNED = "not solved at its training length"   # why a generalisation cell is not judged
 JUDGED = ("agree", "disagree", "unclear")
 
 
@@ -99,6 +102,7 @@ class Finding:
     not_judged: tuple[tuple[int, str], ...] = ()   # (training length, why): shown, not judged
     overall: bool = True      # False: a verdict per subject only, never one for all (SPEC §1)
     recalled: bool = False    # the outcome tested is our recollection (unconfirmed)
+    source: str = "Published"   # what the statement is: a paper's ("Published") or a claim
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,7 @@ FINDINGS = [
         "accuracy", 0.35,
         (Subject("tanh RNN", "rnn-tanh", "below"), Subject("LSTM", "lstm", "above"),
          Subject("GRU", "gru", None), Subject("Transformer", _ATTENTION, None)),
-        (200,), overall=False),
+        (200,), overall=False, source="Claimed"),
 ]
 
 
@@ -275,14 +279,6 @@ def judge(values: list[float], cut: float, side: str, diverged: int = 0,
     return ci, "agree" if sides == {side} else "disagree"
 
 
-def diverged_seeds(rows: pd.DataFrame) -> int:
-    """Seeds of ``rows`` every run of which diverged."""
-    if rows.empty or "diverged" not in rows:
-        return 0
-    div = sc.flag(rows, "diverged")
-    return int(div.groupby(rows["seed"]).all().sum())
-
-
 def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
     """Every cell of ``f`` on ``runs``: measured or not (see the module docstring)."""
     rows = _rows(runs, f)
@@ -299,17 +295,20 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
             for n in lengths or [None]:
                 at = of[of["length"] == n]
                 fail = "above" if f.score == sc.LOSS_RATIO else "below"
+                learned = 2 * sc.solved_seeds(at) > at["seed"].nunique() if len(at) else True
                 for t in f.test_lengths or [None]:
                     values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
-                    ci, v = judge(values, f.cut, sub.side, diverged_seeds(at), fail)
+                    ci, v = judge(values, f.cut, sub.side, sc.diverged_seeds(at), fail)
                     if not values and (why := _not_run(runs, f, sub, label, n)):
                         v = why
                     elif v in JUDGED and sub.side is None:
                         v = NO_CLAIM
                     elif v in JUDGED and n in dict(f.not_judged):
                         v = f"{NOT_JUDGED}: {dict(f.not_judged)[n]}"
+                    elif v in JUDGED and t is not None and sub.side == "below" and not learned:
+                        v = f"{NOT_JUDGED}: {NOT_LEARNED}"
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
-                                    ci, sub.side, v, diverged_seeds(at)))
+                                    ci, sub.side, v, sc.diverged_seeds(at)))
     return out
 
 
@@ -345,7 +344,7 @@ def verdict(found: list[Cell]) -> str:
     if judged and any(c.verdict.startswith(NOT_RUN) and c.expected == "below" for c in found):
         judged.append("unclear")
     if not judged:
-        why = sorted({c.verdict.split(":")[0] for c in found} - {NOT_MEASURED, NO_CLAIM})
+        why = sorted({_reason(c.verdict) for c in found} - {NOT_MEASURED, NO_CLAIM})
         return f"not judged yet ({', '.join(why)})" if why else NOT_MEASURED
     claimed = dict.fromkeys(c.subject for c in found if c.expected is not None)
     missing = [s for s in claimed if not any(c.verdict in JUDGED for c in found
@@ -359,6 +358,12 @@ def verdict(found: list[Cell]) -> str:
     if all(v == "unclear" for v in judged):
         return "unclear"
     return "partly"
+
+
+def _reason(v: str) -> str:
+    """Why a cell has no verdict, as a finding's "not judged yet (...)" names it: the reason of
+    a "not judged: why" cell, else the verdict up to its colon ("not run")."""
+    return v.split(": ", 1)[1] if v.startswith(f"{NOT_JUDGED}: ") else v.split(":")[0]
 
 
 def _cells_text(judged: int, total: int) -> str:
@@ -381,49 +386,89 @@ def per_subject(found: list[Cell]) -> str:
     return "; ".join(out)
 
 
-def caveat(f: Finding, found: list[Cell]) -> str:
-    """"- Caveat: ..." for a length-generalisation finding whose subject published to fail at
-    longer lengths was not solved by a majority of seeds at its own training length either:
-    its low scores there show no failure to generalise what it learned. "" otherwise."""
-    if not f.test_lengths:
+def divergence_note(f: Finding, found: list[Cell], runs: pd.DataFrame) -> str:
+    """"- Diverged seeds: ..." naming the cells with diverged seeds and the one optimiser setting
+    they diverged at: a failure of optimisation stability there, not a measured failure to
+    remember. "" if no seed diverged."""
+    hit = [c for c in found if c.diverged]
+    if not hit:
         return ""
-    hits = {}
-    for c in found:
-        if c.expected == "below" and c.seeds and 2 * c.solved <= c.seeds:
-            hits.setdefault(f"{c.subject} ({c.model})", set()).add((c.length, c.solved, c.seeds))
-    if not hits:
-        return ""
-    return ("- Caveat: not solved at its own training length by a majority of seeds, so its "
-            "scores at longer lengths show no failure to generalise a solution it had not "
-            "found: " + "; ".join(
-                f"{who} at training length "
-                + ", ".join(f"{n} ({k}/{m} seeds solved)" for n, k, m in sorted(v))
-                for who, v in hits.items()) + ".")
+    rows = _cell_rows(f, runs, hit)
+    return ("- Diverged seeds: " + ", ".join(
+        f"{_who(f, c)} at {c.length} ({c.diverged} of {c.seeds})" for c in hit)
+        + f"; all at {_vals(rows, 'config.optim.name')} {_lr(rows)} with {_clip(rows)}. "
+        "A diverged seed counts as a failure (above), but it is a failure of optimisation at "
+        "this one setting, not a measured failure to remember; a cell judged on diverged seeds "
+        "alone says nothing about memory.")
 
 
-def setup(f: Finding, runs: pd.DataFrame) -> str:
-    """lrd's setup for ``f``, read from the configs of the runs used: every distinct value."""
+def _who(f: Finding, c: Cell) -> str:
+    """A cell's subject as the table names it: "Transformer (attention-rope)" for a glob."""
+    glob = any(s.name == c.subject and "*" in s.model for s in f.subjects)
+    return f"{c.subject} ({c.model})" if glob and "*" not in c.model else c.subject
+
+
+def _cell_rows(f: Finding, runs: pd.DataFrame, found: list[Cell]) -> pd.DataFrame:
+    """The measured runs in the cells ``found`` of ``f`` (each run once)."""
     rows = _rows(runs, f)
+    subject = {s.name: s for s in f.subjects}
+    keep = pd.Series(False, index=rows.index)
+    for c in found:
+        if c.seeds and c.length is not None:
+            sub = subject[c.subject]
+            keep |= ((rows["model"] == c.model) & (rows["init"] == sub.init)
+                     & (rows["regime"] == sub.regime) & (rows["length"] == c.length))
+    return rows[keep]
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _vals(rows: pd.DataFrame, col: str, fmt=str) -> str:
+    """Every distinct value of ``col`` in ``rows``, "/"-joined; "?" if none."""
+    if col not in rows:
+        return "?"
+    v = sorted({x for x in rows[col].dropna()}, key=lambda x: (str(type(x)), x))
+    return "/".join(fmt(x) for x in v) if v else "?"
+
+
+def _lr(rows: pd.DataFrame) -> str:
+    """"lr 0.003 (no learning-rate search)" for one learning rate, else "lr 0.001/0.003"."""
+    lrs = _vals(rows, "config.optim.lr", _num)
+    return f"lr {lrs}" + (" (no learning-rate search)" if "/" not in lrs else "")
+
+
+def _clip(rows: pd.DataFrame) -> str:
+    """"global-norm clipping at 1" (``optim.grad_clip``), "no clipping" (null), or "clipping
+    not recorded" (no such column)."""
+    if "config.optim.grad_clip" not in rows:
+        return "clipping not recorded"
+    clip = _vals(rows, "config.optim.grad_clip", _num)
+    return "no clipping" if clip == "?" else f"global-norm clipping at {clip}"
+
+
+def setup(f: Finding, runs: pd.DataFrame, found: list[Cell] | None = None) -> str:
+    """lrd's setup for ``f``, read from the configs of the runs in its measured cells (all its
+    runs without ``found``): every distinct value."""
+    rows = _rows(runs, f) if found is None else _cell_rows(f, runs, found)
     if rows.empty:
         return "no runs yet"
-
-    def vals(col, fmt=str):
-        if col not in rows:
-            return "?"
-        v = sorted({x for x in rows[col].dropna()}, key=lambda x: (str(type(x)), x))
-        return "/".join(fmt(x) for x in v) if v else "?"
-
-    num = lambda x: f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
     per_cell = rows.groupby(["model", "init", "regime", "length"])["seed"].nunique()
     seeds = sorted(set(int(s) for s in per_cell))
     params = [c for c in sorted(rows.columns) if c.startswith("config.task.")
               and c not in ("config.task.name", "config.task.length") and rows[c].notna().any()]
-    task = f"{f.task}" + "".join(f", {c.removeprefix('config.task.')} {vals(c, num)}"
+    task = f"{f.task}" + "".join(f", {c.removeprefix('config.task.')} {_vals(rows, c, _num)}"
                                  for c in params)
-    return (f"{task}; {vals('config.optim.name')}, lr {vals('config.optim.lr', num)}; hidden "
-            f"{vals('config.model.hidden_size', num)}; batch "
-            f"{vals('config.train.batch_size', num)}; at most "
-            f"{vals('config.train.max_steps', num)} steps; "
+    attn = rows[rows["model"].astype(str).str.startswith("attention")]
+    layers = (f"; attention {_vals(attn, 'config.model.num_layers', _num)} layers × "
+              f"{_vals(attn, 'config.model.num_heads', _num)} heads" if len(attn) else "")
+    stop = {"True": ", early stop once solved", "False": ", no early stop"}.get(
+        _vals(rows, "config.train.early_stop"), "")
+    return (f"{task}; {_vals(rows, 'config.optim.name')}, {_lr(rows)}, {_clip(rows)}; "
+            f"hidden {_vals(rows, 'config.model.hidden_size', _num)}{layers}; "
+            f"batch {_vals(rows, 'config.train.batch_size', _num)}; at most "
+            f"{_vals(rows, 'config.train.max_steps', _num)} steps{stop}; "
             f"{'/'.join(map(str, seeds))} seeds per cell")
 
 
@@ -450,13 +495,16 @@ def budget_note(f: Finding, found: list[Cell], budget: pd.DataFrame | None) -> s
         return ""
     ours = {(c.model, c.length) for c in found if c.seeds > 0}
     subs = {(s.name, s.init, s.regime, s.model) for s in f.subjects}
+    glob = {s.name for s in f.subjects if "*" in s.model}
     hits = []
     for _, r in budget[(budget["task"] == f.task)
                        & (budget["verdict"] == "still improving")].iterrows():
         for name, init, regime, model in sorted(subs):
             if (r["init"], r["regime"]) == (init, regime) and fnmatch.fnmatch(r["model"], model) \
                     and (r["model"], int(r["length"])) in ours:
-                hits.append(f"{name} at training length {r['length']} (fall {r['fall (last quarter)']})")
+                who = f"{name} ({r['model']})" if name in glob else name
+                hits.append(f"{who} at training length {r['length']} "
+                            f"(fall {r['fall (last quarter)']})")
     if not hits:
         return ""
     return ("- Step budget: still improving when the budget ran out, so a longer one might "
@@ -476,7 +524,9 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
            "every judged cell does, is unclear when every one is, and is *partly* otherwise; "
            "it is not judged while a model it makes a claim about has no judged cell. Each "
            "model's own verdict is listed beside it. A model the source makes no claim about "
-           "is reported, not judged, and so is a length the claim excepts. Cells without runs say "
+           "is reported, not judged, and so is a length the claim excepts; at a longer test "
+           "length, so is a model published to fail there while most of its seeds did not solve "
+           "its own training length. Cells without runs say "
            f"\"{NOT_MEASURED}\" and are never judged. Normalised loss is test loss / the "
            f"memoryless baseline loss; below {LOSS_CUT:g} counts as clearly below the "
            "baseline. With 3 seeds the percentile bootstrap CI is the range of the seeds "
@@ -494,20 +544,18 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
                 f"**Verdict per model** (no verdict for all; {_cells_text(judged, len(found))}"
                 f"): {per_subject(found)}.")
         out += [f"### {f.citation}: {f.task}", "", head, "",
-                f"- Published: {f.statement}", f"- Their setup: {f.setup}",
-                f"- lrd's setup: {setup(f, runs)}; sweeps "
+                f"- {f.source}: {f.statement}", f"- Their setup: {f.setup}",
+                f"- lrd's setup: {setup(f, runs, found)}; sweeps "
                 + ", ".join(f"`{s}`" for s in f.sweeps) + "."]
-        out += [line for line in [caveat(f, found), budget_note(f, found, budget)]
-                if line] + [""]
+        out += [line for line in [divergence_note(f, found, runs),
+                                  budget_note(f, found, budget)] if line] + [""]
         score = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
         head = ["model", "train length"] + (["test length"] if f.test_lengths else []) + [
             "seeds", "solved" + (" (at train)" if f.test_lengths else ""),
-            f"{score} [95% CI]", "published", "verdict"]
+            f"{score} [95% CI]", f.source.lower(), "verdict"]
         out += ["| " + " | ".join(head) + " |", "|" + "|".join(":---" for _ in head) + "|"]
         for c in found:
-            glob = any(s.name == c.subject and "*" in s.model for s in f.subjects)
-            label = f"{c.subject} ({c.model})" if glob and "*" not in c.model else c.subject
-            row = [label, "any" if c.length is None else str(c.length)]
+            row = [_who(f, c), "any" if c.length is None else str(c.length)]
             row += [str(c.test_length)] if f.test_lengths else []
             measured = c.seeds > 0
             row += [str(c.seeds) if measured else "–",

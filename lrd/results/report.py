@@ -365,8 +365,8 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
     out += ["## Memory horizon: step budget", "",
             "A cell that most seeds failed may fail for want of steps. For each such cell, the "
             "budget table above gives how its failed seeds' training ended, from the training "
-            "curves: still improving, no clear fall, or at the baseline "
-            "(`lrd/results/budget.py`).", ""]
+            "curves: still improving, no clear fall, or at the baseline; or that none used its "
+            "budget (its seeds diverged or stopped early) (`lrd/results/budget.py`).", ""]
     out += budget.findings(tables["budget"]) + [""]
     out += [literature.section(runs, tables["budget"])]
     return "\n".join(out).rstrip() + "\n"

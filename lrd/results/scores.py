@@ -16,6 +16,8 @@ Definitions shared by every table and the literature section:
   mean and the CI, never out of the seed count.
 - ``solved``: the seeds with a solved run (``Task.solved`` on the final model), out of
   ``seeds``, the unique seeds measured.
+- ``diverged``: the seeds every run of which diverged (``diverged`` set): they have no finite
+  score, so they are in ``seeds`` but not in the mean; a seed with one finite run has a score.
 """
 
 from __future__ import annotations
@@ -78,11 +80,21 @@ def solved_seeds(rows: pd.DataFrame) -> int:
     return int(rows.loc[solved, "seed"].nunique())
 
 
+def diverged_seeds(rows: pd.DataFrame) -> int:
+    """Unique seeds of ``rows`` every run of which diverged (0 without a ``diverged``
+    column)."""
+    if rows.empty or "diverged" not in rows:
+        return 0
+    return int(flag(rows, "diverged").groupby(rows["seed"]).all().sum())
+
+
 def scores(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model, init, regime, length), sorted: ``seeds``, ``solved``, and mean, low
-    and high of the normalised loss (``loss``, ``loss_lo``, ``loss_hi``) and of the accuracy
-    (``acc``, ``acc_lo``, ``acc_hi``; NaN where the task has no accuracy)."""
-    cols = [*KEYS, "seeds", "solved", "loss", "loss_lo", "loss_hi", "acc", "acc_lo", "acc_hi"]
+    """Per (task, model, init, regime, length), sorted: ``seeds``, ``solved``, ``diverged``,
+    and mean, low and high of the normalised loss (``loss``, ``loss_lo``, ``loss_hi``) and of
+    the accuracy (``acc``, ``acc_lo``, ``acc_hi``; NaN where the task has no accuracy or no
+    seed a finite one)."""
+    cols = [*KEYS, "seeds", "solved", "diverged", "loss", "loss_lo", "loss_hi", "acc", "acc_lo",
+            "acc_hi"]
     rows = measured(runs)
     if rows.empty:
         return pd.DataFrame(columns=cols)
@@ -90,9 +102,9 @@ def scores(runs: pd.DataFrame) -> pd.DataFrame:
     for key, g in rows.groupby(KEYS, sort=True):
         loss, acc = seed_ci(g, LOSS_RATIO), seed_ci(g, "test.accuracy")
         out.append({**dict(zip(KEYS, key)), "seeds": int(g["seed"].nunique()),
-                    "solved": solved_seeds(g), "loss": loss.mean, "loss_lo": loss.low,
-                    "loss_hi": loss.high, "acc": acc.mean, "acc_lo": acc.low,
-                    "acc_hi": acc.high})
+                    "solved": solved_seeds(g), "diverged": diverged_seeds(g),
+                    "loss": loss.mean, "loss_lo": loss.low, "loss_hi": loss.high,
+                    "acc": acc.mean, "acc_lo": acc.low, "acc_hi": acc.high})
     return pd.DataFrame(out, columns=cols)
 
 

@@ -11,11 +11,13 @@ embeds them in ``results/README.md``).
   and the length where every seed failed ("50, 100 not run (failed at T=20)").
 - ``prefix_sum``: the ``prefix_sum_study`` sweep: per (train length, regime, model), the seed
   mean test accuracy with its 95% bootstrap CI at the training length and each test length.
-- ``scores``: per (task, model, init, regime, length): seeds, seeds solved (k/n), and the
-  seed mean with its 95% bootstrap CI of the normalised loss (test loss / memoryless baseline)
-  and of the accuracy (``lrd.results.scores``).
+- ``scores``: per (task, model, init, regime, length): seeds, seeds solved (k/n), seeds
+  diverged (every run of the seed diverged: no finite score), and the seed mean with its 95%
+  bootstrap CI over the finite seeds of the normalised loss (test loss / memoryless baseline)
+  and of the accuracy (``lrd.results.scores``); "– (all diverged)" where every seed diverged.
 - ``budget``: per cell a majority of seeds failed, whether its failed seeds were still
-  improving when their step budget ran out (``lrd.results.budget``; it reads the curves).
+  improving when their step budget ran out, or failed without using it (diverged)
+  (``lrd.results.budget``; it reads the curves).
 
 Every cell is formatted to a fixed number of decimals (a CI as "mean [low, high]") and the rows
 are sorted, so the same ``results/`` always gives byte-identical tables.
@@ -103,22 +105,35 @@ def prefix_sum_table(runs: pd.DataFrame) -> pd.DataFrame:
     return t.drop(columns=["_r", "_m"]).reset_index(drop=True)
 
 
+ALL_DIVERGED = "– (all diverged)"   # a score no seed has, because every seed diverged
+
+
 def scores_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model, init, regime, length): seeds, solved k/n, and the normalised loss and
-    accuracy as "mean [low, high]" (``lrd.results.scores``)."""
-    cols = ["task", "model", "init", "regime", "length", "seeds", "solved", "loss/baseline",
-            "accuracy"]
+    """Per (task, model, init, regime, length): seeds, solved k/n, diverged seeds, and the
+    normalised loss and accuracy as "mean [low, high]" over the finite seeds
+    (``lrd.results.scores``); a score is ``ALL_DIVERGED`` where every seed diverged (the
+    accuracy only for a task some cell of which has one)."""
+    cols = ["task", "model", "init", "regime", "length", "seeds", "solved", "diverged",
+            "loss/baseline", "accuracy"]
     s = sc.scores(runs)
     if s.empty:
         return pd.DataFrame(columns=cols)
     s = ordered(s, ("length",))
     s["solved"] = [f"{k}/{n}" for k, n in zip(s["solved"], s["seeds"])]
-    s["loss/baseline"] = [sc.ci_text(sc.MeanCI(*v)) for v in
-                          zip(s["loss"], s["loss_lo"], s["loss_hi"])]
-    s["accuracy"] = [sc.ci_text(sc.MeanCI(*v)) for v in zip(s["acc"], s["acc_lo"], s["acc_hi"])]
-    s["length"] = s["length"].astype(int)
-    s["seeds"] = s["seeds"].astype(int)
+    all_div = s["diverged"] == s["seeds"]
+    has_acc = s.groupby("task")["acc"].transform("count") > 0
+    s["loss/baseline"] = _score_texts(s, "loss", all_div)
+    s["accuracy"] = _score_texts(s, "acc", all_div & has_acc)
+    for c in ("length", "seeds", "diverged"):
+        s[c] = s[c].astype(int)
     return s[cols]
+
+
+def _score_texts(s: pd.DataFrame, col: str, all_diverged: pd.Series) -> list[str]:
+    """``col`` ("loss" or "acc") of ``sc.scores`` rows as "mean [low, high]"; ``ALL_DIVERGED``
+    where it has no value and ``all_diverged`` is set."""
+    texts = [sc.ci_text(sc.MeanCI(*v)) for v in zip(s[col], s[f"{col}_lo"], s[f"{col}_hi"])]
+    return [ALL_DIVERGED if t == "–" and d else t for t, d in zip(texts, all_diverged)]
 
 
 def _cells(df: pd.DataFrame, decimals: int = 3) -> list[list[str]]:
@@ -172,10 +187,10 @@ def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
 
 
 def _is_num(s: str) -> bool:
-    """A number, "≥ T", "k/n", "mean [low, high]" or "–": right-aligned."""
+    """A number, "≥ T", "k/n", "mean [low, high]", "–" or ``ALL_DIVERGED``: right-aligned."""
     num = r"-?\d+(\.\d+)?"
-    return s == "–" or re.fullmatch(rf"(≥ )?{num}|\d+/\d+|{num} \[(–|{num}, {num})\]",
-                                    s) is not None
+    return s in ("–", ALL_DIVERGED) or re.fullmatch(
+        rf"(≥ )?{num}|\d+/\d+|{num} \[(–|{num}, {num})\]", s) is not None
 
 
 @dataclass(frozen=True)
@@ -202,18 +217,22 @@ TABLES = {
                           "each test length (acc@N), per training length, regime and model.",
                           prefix_sum_table, (PREFIX_SWEEP,)),
     "scores": Table("Final scores per task, model, initialisation, regime and training length: "
-                    "unique seeds measured, seeds solved (k/n), and the seed mean [95% "
-                    "bootstrap CI] of the normalised loss (test loss / memoryless baseline "
-                    "loss; 1 = no memory) and of the accuracy (– where the task has none).",
+                    "unique seeds measured, seeds solved (k/n), seeds diverged (every run "
+                    "diverged: no finite score, left out of the mean), and the seed mean [95% "
+                    "bootstrap CI] over the other seeds of the normalised loss (test loss / "
+                    "memoryless baseline loss; 1 = no memory) and of the accuracy (– where the "
+                    "task has none; – (all diverged) where every seed diverged).",
                     scores_table, embed=False),
     "budget": Table("Step budget: every cell (task, model, initialisation, regime, training "
-                    "length) that a majority of seeds failed, over its seeds that used their "
-                    "whole step budget without solving: the budget (steps), the seed mean "
+                    "length) that a majority of seeds failed: its seeds that used their whole "
+                    "step budget without solving (seeds), its seeds every run of which diverged "
+                    "(diverged), the budget (steps), and over the seeds counted the seed mean "
                     "[95% bootstrap CI] of the train loss / memoryless baseline over the last "
                     "10% of the budget, and of its relative fall over the last quarter "
                     "(1 − that end value / the mean over 65–75% of the budget); verdict: still "
                     "improving (the fall's CI above 2%), at the baseline (end CI ≥ 0.9) or no "
-                    "clear fall; too few seeds: fewer than 3 used their budget "
+                    "clear fall; too few seeds: fewer than 3 used their budget; budget not "
+                    "used: no failed seed used it (they diverged or stopped early) "
                     "(lrd/results/budget.py).",
                     budget_table, curves=True),
 }
