@@ -18,6 +18,7 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.errors import ConfigError
+from lrd.results import scores
 
 
 @dataclass
@@ -86,6 +87,43 @@ def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
     return runs[_members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
+
+
+def diverged(rows: pd.DataFrame) -> pd.Series:
+    """Whether each run diverged: its ``diverged`` flag (runs.csv) or its status "diverged"."""
+    flag = scores.flag(rows, "diverged") if "diverged" in rows else False
+    status = rows["status"] == "diverged" if "status" in rows else False
+    return pd.Series(flag | status, index=rows.index, dtype=bool)
+
+
+def analysed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, left_out)``: the rule of every figure and finding that reads a run's
+    end-of-training analysis (the record's ``analysis.end``, ``analysis_end.npz``).
+
+    A diverged run is left out whole: its final weights are those of a blown-up model, and
+    its end analysis is skipped or, where it was taken at the blow-up, holds infinite norms.
+    Its analysis at initialisation and its periodic logs go with it, so that every analysis
+    figure counts the same seeds. Findings say how many runs were left out (``seeds_text``)."""
+    out = diverged(rows)
+    return rows[~out], rows[out]
+
+
+def left_out_text(n: int, what: str = "") -> str:
+    """"1 diverged run left out", "3 diverged runs left out<what>"; "" for none."""
+    return f"{n} diverged run{'' if n == 1 else 's'} left out{what}" if n else ""
+
+
+def seeds_text(n: int, left_out: int = 0) -> str:
+    """"3 seeds", "1 seed; 2 diverged runs left out" (``analysed``)."""
+    return f"{n} seed{'' if n == 1 else 's'}" + (f"; {left_out_text(left_out)}"
+                                                  if left_out else "")
+
+
+def diverged_note(n: int, what: str = "") -> str:
+    """A caption sentence for ``n`` diverged runs left out (of ``what``) by ``analysed`` (""
+    for none)."""
+    return (f" {left_out_text(n, what).capitalize()}: the final weights of a diverged run are "
+            "those of a blown-up model." if n else "")
 
 
 def _plain(value):
