@@ -23,7 +23,8 @@ ENV = {"device": "cpu: test", "torch_threads": 1, "git_commit": "abc123", "torch
 
 def put(runs_dir: Path, *, task="copy", model="lstm", nonlinearity="tanh", init="default",
         regime="full", length=10, seed=0, solved=False, status="complete", lr=0.003,
-        group="study", accuracy=None, lengths=None, wall=2.0, run_id=None) -> str:
+        group="study", accuracy=None, lengths=None, wall=2.0, run_id=None,
+        val_accuracy=None) -> str:
     """Write one run record as ``lrd train`` does; returns its run id."""
     model_cfg = {"name": model, "init": init, "hidden_size": 8}
     if model == "rnn":
@@ -43,6 +44,7 @@ def put(runs_dir: Path, *, task="copy", model="lstm", nonlinearity="tanh", init=
         rec["steps"] = 100
         rec["final_train_length"] = length
         rec["metrics"] = {"test": {"accuracy": acc, "loss": 1 - acc},
+                          "val": {"accuracy": val_accuracy if val_accuracy is not None else acc},
                           "lengths": {str(n): {"accuracy": a} for n, a in (lengths or {}).items()}}
     folder = runs_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -220,6 +222,36 @@ def test_a_seed_tried_at_several_settings_is_one_seed(tmp_path):
         put(runs, seed=2, lr=lr)
     h = results.horizon(results.collect(runs))
     assert list(h["horizon"]) == [10] and list(h["seeds"]) == [3]
+
+
+def test_a_seed_at_several_settings_counts_by_its_best_validation_run(tmp_path):
+    """Length 10: seed 0 ran at two learning rates; 0.001 scores higher on validation (0.98)
+    but lower on test (0.5, not solved) than 0.01 (0.97; test 1.0, solved). Selected on
+    validation, seed 0 did not solve: with seed 1 solved and seed 2 not, 1 of 3 seeds, no
+    horizon (picking on test, or "any run solved", would give 2 of 3: horizon 10). Scores
+    use the same run: seed 0's accuracy is 0.5, not the mean 0.75."""
+    runs = tmp_path / "runs"
+    put(runs, seed=0, lr=0.001, accuracy=0.5, val_accuracy=0.98)
+    put(runs, seed=0, lr=0.01, solved=True, accuracy=1.0, val_accuracy=0.97)
+    put(runs, seed=1, solved=True)
+    put(runs, seed=2)
+    df = results.collect(runs)
+    assert list(results.horizon(df)["horizon"]) == [0]
+    picked = results.tuned(df)
+    assert len(picked) == 3 and list(picked["config.optim.lr"]) == [0.001, 0.003, 0.003]
+    from lrd.results.scores import scores
+    assert scores(df).iloc[0]["acc"] == pytest.approx((0.5 + 1.0 + 0.5) / 3)
+
+
+def test_a_diverged_run_never_stands_for_its_seed_over_a_finite_one(tmp_path):
+    runs = tmp_path / "runs"
+    put(runs, seed=0, lr=0.1, status="diverged", run_id="a-diverged")
+    kept = put(runs, seed=0, lr=0.001, accuracy=0.4, run_id="b-finite")
+    df = results.collect(runs)
+    df.loc[df["run_id"] == "a-diverged", "val.accuracy"] = float("nan")   # as recorded: none
+    assert list(results.tuned(df)["run_id"]) == [kept]
+    single = df[df["run_id"] == kept]
+    assert results.tuned(single) is single            # one run per seed: untouched
 
 
 def test_horizon_counts_unique_seeds(tmp_path):

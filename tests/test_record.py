@@ -147,3 +147,27 @@ def test_read_gives_none_for_an_incomplete_folder(tmp_path):
     assert record.read(tmp_path / "torn") is None
     os.mkdir(tmp_path / "empty")
     assert record.read(tmp_path / "empty") is None
+
+
+def test_a_changed_record_under_results_leaves_the_tree_clean_but_changed_code_does_not(
+        tmp_path):
+    """env.git_dirty: a study rewriting a committed record (results/) is data, not code."""
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "lrd").mkdir()
+    (tmp_path / "results" / "runs" / "record.json").write_text("{}")
+    (tmp_path / "lrd" / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", "--allow-empty")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "files")
+    assert record.git_state(tmp_path)["git_dirty"] is False
+    (tmp_path / "results" / "runs" / "record.json").write_text('{"status": "complete"}')
+    (tmp_path / "results" / "runs" / "new.json").write_text("{}")           # untracked
+    assert record.git_state(tmp_path / "lrd")["git_dirty"] is False
+    (tmp_path / "lrd" / "code.py").write_text("x = 2\n")
+    assert record.git_state(tmp_path / "lrd")["git_dirty"] is True

@@ -197,8 +197,9 @@ def test_cells_that_merge_runs_of_different_settings_are_named():
                          row("d", 20, 0, 0.003), row("e", 20, 1, 0.003),
                          row("f", 50, 0, 0.003), row("g", 50, 1, 0.001, status="skipped")])
     assert settings(runs) == (" Merged settings: 1 cell holds runs that differ in more than the "
-                              "seed; a seed's score there is the mean of its runs, and it solves "
-                              "if any of its runs does: copy, lstm at 10 (optim.lr: 0.001, "
+                              "seed; each seed there counts by its run with the best validation "
+                              "score (the task's solved metric on the validation set, never the "
+                              "test set): copy, lstm at 10 (optim.lr: 0.001, "
                               "0.003).")
     assert settings(runs[runs["run_id"] != "b"]) == ""   # seeds and lengths may differ
     assert settings(runs.iloc[:0]) == ""

@@ -55,6 +55,8 @@ def records(out):
     ("regime_prefix_sum.yaml", "literature", 4 * 2 * 3),  # regime x model x seed
     ("prefix_sum_study.yaml", "literature", 3 * 4 * 3),  # length x model x seed
     ("positions_copy.yaml", "literature", 3 * 5 * 3),    # position x length x seed
+    ("lr_positions_prefix_sum.yaml", "literature", 3 * 2 * 3),  # position x lr x seed
+    ("lr_positions_prefix_sum.yaml", "quick", 3 * 1 * 2),       # quick: one lr, 2 seeds
 ])
 def test_grid_expansion_matches_hand_count(name, profile, count):
     s = sweep.load(CONFIGS / "sweeps" / name, profile)

@@ -10,6 +10,10 @@ steps. The seeds are put on one grid of at most ``GRID`` steps (linear interpola
 that stopped early, solved, holds its last value to the end of the longest seed), and at each
 grid step the line is the seed mean and the band its 95% bootstrap CI
 (``lrd.results.stats.mean_ci``). 1 is the baseline; each panel has its own y-scale.
+
+The findings compare the models by each seed's final value (``final_value``: the mean of the
+last 5 % of its logged, unsmoothed curve points, at least one; for a 500-step run, 10 points of
+50 steps, that is the last point, the last 10 % of its steps), with the rule of ``seeds.best``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lrd.figures import seeds as sd
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, metrics_csv, study, task
 from lrd.figures.horizon import _tasks
+from lrd.results import CURVE_BIN
 from lrd.results.stats import mean_ci
 
 NAME = "curves"
@@ -47,14 +52,30 @@ def _ratio(df: pd.DataFrame, baseline_loss) -> pd.Series | None:
 
 
 def _seed_curve(results_dir, r):
+    """``(steps, loss ratios)`` of a run's logged curve points (curves.csv), or None."""
     df = metrics_csv(results_dir, r["run_id"])
     y = None if df is None else _ratio(df, r.get("baseline_loss"))
     if y is None or not y.notna().any():
         return None
     ok = y.notna()
-    x, y = df.loc[ok, "step"].to_numpy(float), y[ok].to_numpy(float)
+    return df.loc[ok, "step"].to_numpy(float), y[ok].to_numpy(float)
+
+
+def smooth(curve):
+    """A seed curve ``(x, y)`` with ``y`` as a centred running mean over 2 % of its points."""
+    x, y = curve
     w = max(1, int(round(len(y) * 0.02)))
     return x, pd.Series(y).rolling(w, center=True, min_periods=1).mean().to_numpy()
+
+
+FINAL = 20   # a seed's final value: the mean of the last 1/FINAL (5 %) of its curve points
+
+
+def final_value(curve) -> float:
+    """The mean of the last 1/``FINAL`` (5 %) of a seed's logged curve points (unsmoothed;
+    the count rounded down, at least one)."""
+    _, y = curve
+    return float(np.nanmean(y[-max(1, len(y) // FINAL):]))
 
 
 def seed_mean(curves: list) -> pd.DataFrame:
@@ -95,7 +116,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         models = style.ordered(per_model, style.model_order())
         for i, model in enumerate(models):
             c = style.model_color(model)
-            s = seed_mean(per_model[model])
+            s = seed_mean([smooth(curve) for curve in per_model[model]])
             sd.band(ax, s["step"], s, c, alpha=0.2)
             every = max(1, len(s) // 6)   # markers staggered by model: overlaps stay readable
             ax.plot(s["step"], s["mean"], color=c, lw=1.2, zorder=4, gid=f"mean:{model}",
@@ -103,15 +124,19 @@ def make(runs, results_dir: Path, out_dir: Path):
                     markevery=(i * every // max(1, len(models)), every))
             models_seen.append(model)
             counts.add(len(per_model[model]))
-            m = mean_ci([np.nanmean(y[-max(1, len(y) // 20):]) for _, y in per_model[model]])
-            final.append({"model": model, "mean": m.mean, "low": m.low, "high": m.high})
+            values = [final_value(c) for c in per_model[model]]
+            m = mean_ci(values)
+            final.append({"model": model, "mean": m.mean, "low": m.low, "high": m.high,
+                          "per_seed": tuple(values)})
         style.draw_baseline(ax, None, 1.0)
         style.log_y(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel("train loss / baseline loss (log)")
         ax.set_title(f"{style.task_label(name)}, {style.length_symbol(name)} = {length}")
         findings.append(f"{style.task_title(name, t)} at length {length}, final train loss / "
-                        "baseline (each seed: the mean of its last 5 % of steps; lower is better), "
+                        f"baseline (each seed: the mean of its last {100 / FINAL:g} % of logged "
+                        f"curve points, {CURVE_BIN}-step means, rounded down, at least one; "
+                        "lower is better), "
                         + sd.best_text(pd.DataFrame(final), "model", style.model_label,
                                        higher_is_better=False, baseline=1.0) + ".")
     for ax in list(axes.flat)[n:]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.errors import ConfigError
+from lrd.results import scores
 
 
 @dataclass
@@ -64,20 +65,35 @@ def load_runs(results_dir) -> pd.DataFrame:
     return runs.sort_values("run_id").reset_index(drop=True)
 
 
-def _members(runs: pd.DataFrame, group: str) -> pd.Series:
+def members(runs: pd.DataFrame, group: str) -> pd.Series:
+    """Whether each run belongs to the sweep ``group``: its ``group``, or its ``sweeps`` list (a
+    run shared by two sweeps ran once, under the first one's group, but counts for both)."""
     member = runs["group"] == group
-    if "sweeps" in runs:  # a run shared by two sweeps ran once, under the first one's group
-        member |= runs["sweeps"].fillna("").str.split(";").apply(lambda s: group in s)
+    if "sweeps" in runs:
+        member |= runs["sweeps"].fillna("").astype(str).str.split(";").apply(
+            lambda names: group in names)
     return member
+
+
+def sweeps_of(runs: pd.DataFrame) -> list[str]:
+    """Every sweep a record belongs to: its ``group`` and its ``sweeps`` list, sorted."""
+    if runs.empty or "group" not in runs:
+        return []
+    names = set(runs["group"].dropna().astype(str))
+    if "sweeps" in runs:
+        names |= {n for v in runs["sweeps"].dropna().astype(str) for n in v.split(";") if n}
+    return sorted(names)
 
 
 def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     """The completed or diverged runs of one sweep (failed runs have no metrics, and runs the
-    horizon search did not run, status "skipped", are no measurement: see ``not_run``)."""
+    horizon search did not run, status "skipped", are no measurement: see ``not_run``), one
+    per seed of each cell (``lrd.results.aggregate.tuned``: a seed run at several settings
+    counts by its run with the best validation score)."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    sel = runs[_members(runs, group) & ~runs["status"].isin(["failed", resultslib.SKIPPED])]
-    return sel.reset_index(drop=True)
+    sel = runs[members(runs, group) & ~runs["status"].isin(["failed", resultslib.SKIPPED])]
+    return resultslib.tuned(sel).reset_index(drop=True)
 
 
 def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -85,7 +101,44 @@ def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     ``failed_at``; no metrics): figures show them as "not run", never as data."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    return runs[_members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
+    return runs[members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
+
+
+def diverged(rows: pd.DataFrame) -> pd.Series:
+    """Whether each run diverged: its ``diverged`` flag (runs.csv) or its status "diverged"."""
+    flag = scores.flag(rows, "diverged") if "diverged" in rows else False
+    status = rows["status"] == "diverged" if "status" in rows else False
+    return pd.Series(flag | status, index=rows.index, dtype=bool)
+
+
+def analysed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, left_out)``: the rule of every figure and finding that reads a run's
+    end-of-training analysis (the record's ``analysis.end``, ``analysis_end.npz``).
+
+    A diverged run is left out whole: its final weights are those of a blown-up model, and
+    its end analysis is skipped or, where it was taken at the blow-up, holds infinite norms.
+    Its analysis at initialisation and its periodic logs go with it, so that every analysis
+    figure counts the same seeds. Findings say how many runs were left out (``seeds_text``)."""
+    out = diverged(rows)
+    return rows[~out], rows[out]
+
+
+def left_out_text(n: int, what: str = "") -> str:
+    """"1 diverged run left out", "3 diverged runs left out<what>"; "" for none."""
+    return f"{n} diverged run{'' if n == 1 else 's'} left out{what}" if n else ""
+
+
+def seeds_text(n: int, left_out: int = 0) -> str:
+    """"3 seeds", "1 seed; 2 diverged runs left out" (``analysed``)."""
+    return f"{n} seed{'' if n == 1 else 's'}" + (f"; {left_out_text(left_out)}"
+                                                  if left_out else "")
+
+
+def diverged_note(n: int, what: str = "") -> str:
+    """A caption sentence for ``n`` diverged runs left out (of ``what``) by ``analysed`` (""
+    for none)."""
+    return (f" {left_out_text(n, what).capitalize()}: the final weights of a diverged run are "
+            "those of a blown-up model." if n else "")
 
 
 def _plain(value):

@@ -15,7 +15,8 @@ The memoryless baseline is dashed and drawn above the data, the solved threshold
 plot (``lrd.figures.positions``): one row per (``length``, ``key``..., ``test_length``) with
 ``mean``, ``low``, ``high``. Findings name the best series at the longest test length only when
 no other series is tied with it (``seeds.best``: inside its CI, within 0.1 %, or solved as it
-is); otherwise they report the tie, and they mark a named series at the memoryless baseline.
+is); otherwise they report the tie, or that no series is clearly beyond the memoryless
+baseline, and they mark a named series that is not (``seeds.baseline_note``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Gradient decay of the vanilla RNN after training, per initialisation, with its σ_max bound.
 
 From the ``init_adding`` sweep, at its middle length, for every seed of each (model,
-initialisation) with ``analysis_init.npz`` and ``analysis_end.npz`` (as the figures of
-lrd/figures/spectra.py; skipped with a note when the runs carry no analysis).
+initialisation) with ``analysis_init.npz`` and ``analysis_end.npz``, diverged runs left out
+(as the figures of lrd/figures/spectra.py, by the same rule, ``analysed``: the findings say how
+many; skipped with a note when the runs carry no analysis).
 
 ‖∂s_T/∂s_t‖₂ (geometric mean over sequences) against the lag T − t, log scale, after training
 (solid, with the 95% CI band) and at initialisation (faint): over seeds, the mean of log10 of
@@ -29,8 +30,8 @@ from matplotlib.lines import Line2D
 
 from lrd.analysis.summary import weights_are_dynamics
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, fmt, run_summary
-from lrd.figures.spectra import SWEEP, _ci_text, _pairs
+from lrd.figures.data import Made, Skipped, diverged_note, fmt, run_summary, seeds_text
+from lrd.figures.spectra import SWEEP, _ci_text, _left_in, _pairs
 from lrd.results.stats import mean_ci
 
 
@@ -76,7 +77,7 @@ def lyapunov_max(results_dir, r) -> float:
 
 def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     name, title = "gradient_decay", "Gradient decay"
-    pairs, mid = _pairs(runs, results_dir)
+    pairs, mid, left = _pairs(runs, results_dir)
     pairs = {k: [p for p in v if "curve.lag" in p[2] and "curve.lag" in p[1]]
              for k, v in pairs.items()}
     pairs = {k: v for k, v in pairs.items() if v}
@@ -119,7 +120,8 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
             ax.plot([], [], color=c, label=f"{init}: {_signed(rate)}, {_signed(ln_sm)}")
             lyap = [lyapunov_max(results_dir, r) for r, _, _ in seeds]
             findings.append(
-                f"{style.model_label(model)}, {init} ({len(seeds)} seeds): fitted decay rate "
+                f"{style.model_label(model)}, {init} "
+                f"({seeds_text(len(seeds), left.get((model, init), 0))}): fitted decay rate "
                 f"{_ci_text(rates)} per step after training ({fit_range(fits)})"
                 + _lyapunov_text(rates, lyap)
                 + f"; the bound's rate ln σ_max(W_hh) = {_ci_text(ln_s)} (seed mean [95% CI]).")
@@ -153,7 +155,8 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                "line). A straight line is exponential decay; the legend gives the seed-mean "
                f"least-squares rate (ln-norm per step, {fit_range(all_fits)}, as norms that "
                "underflow to 0 are left out of the fit) beside the seed-mean ln σ_max(W_hh), "
-               "the bound's rate." + _hidden_text(hidden, len(bounds), axes[0, 0].get_ylim()[1]))
+               "the bound's rate." + _hidden_text(hidden, len(bounds), axes[0, 0].get_ylim()[1])
+               + diverged_note(_left_in(left, pairs)))
     return Made(name, title, caption, [SWEEP], files, findings)
 
 

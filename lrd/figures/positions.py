@@ -14,7 +14,10 @@ the variants ``attention-<position>``). Lines are the seed mean, bands its 95% b
 log length axis; the memoryless baseline is dashed above the data, the solved threshold dotted.
 Findings name the best scheme at the longest length only when no other scheme is tied with it
 (``seeds.best``: inside its CI, within 0.1 %, or solved as it is); otherwise they report the
-tie, and they mark a named scheme at the memoryless baseline.
+tie, or that no scheme is clearly beyond the memoryless baseline, and they mark a named scheme
+that is not. The copy finding also says, for each scheme not measured at its length, where it
+was last measured and how it did, and which lengths the horizon search did not run and why
+(records with status "skipped", ``lrd.figures.data.not_run``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from matplotlib.lines import Line2D
 from lrd.figures import generalisation as gen
 from lrd.figures import seeds as sd
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, baseline, metric, study, task
+from lrd.figures.data import Made, Skipped, baseline, metric, not_run, study, task
+from lrd.results.aggregate import not_run as not_run_text
 from lrd.models.base import Look
 
 NAME, TITLE = "positions", "Positional schemes of attention"
@@ -60,7 +64,7 @@ def looks(rows: pd.DataFrame) -> dict[str, Look]:
     return out
 
 
-def _copy_panel(ax, rows, t, m, look):
+def _copy_panel(ax, rows, t, m, look, skipped):
     stats = sd.seed_stats(rows, "score", ["scheme", "length"])
     names = list(look)
     for i, s_name in enumerate(names):
@@ -84,7 +88,38 @@ def _copy_panel(ax, rows, t, m, look):
     return (f"{style.task_title(t.name, t)} at {style.length_symbol(t.name)} = {lengths[-1]}, "
             f"test {m.name} over seeds by positional scheme, "
             + sd.best_text(top, "scheme", lambda s: look[s].label, m.higher_is_better,
-                           solved=m.threshold, baseline=baseline(t, m, lengths[-1])) + ".")
+                           solved=m.threshold, baseline=baseline(t, m, lengths[-1])) + "."
+            + unmeasured(stats, skipped, lengths[-1], t, m, look))
+
+
+def unmeasured(stats, skipped, length: int, t, m, look) -> str:
+    """" Not measured at T = 200: X last measured at T = 10 (seed mean ..., 0/3 seeds
+    solved), 20, 50 not run (failed at T=10); ..." for every scheme of ``stats`` (``seed_stats``
+    rows by scheme and length) or ``skipped`` (its not-run records) without a finite mean at
+    ``length``; "" when there is none. A scheme with runs there but no finite score has "no
+    finite score at T = 200", one neither run nor skipped there "no record at T = 200"."""
+    sym = style.length_symbol(t.name)
+    measured = stats[np.isfinite(stats["mean"].astype(float))]
+    parts = []
+    for name in [s for s in look if s in {*stats["scheme"], *skipped["scheme"]}]:
+        mine = measured[measured["scheme"] == name].sort_values("length")
+        gone = skipped[skipped["scheme"] == name]
+        if (mine["length"] == length).any():
+            continue
+        words = []
+        if len(mine):
+            r = mine.iloc[-1]
+            note = sd.baseline_note(r, baseline(t, m, int(r["length"])), m.higher_is_better)
+            words.append(f"last measured at {sym} = {int(r['length'])} ({sd.mean_text(r)}, "
+                         f"{int(r['solved'])}/{int(r['seeds'])} seeds solved"
+                         + (f"; {note}" if note else "") + ")")
+        if len(gone):
+            words.append(not_run_text(gone))
+        ran = ((stats["scheme"] == name) & (stats["length"] == length)).any()
+        if ran or not (gone["length"] == length).any():
+            words.append(f"no {'finite score' if ran else 'record'} at {sym} = {length}")
+        parts.append(f"{look[name].label} {', '.join(words)}")
+    return f" Not measured at {sym} = {length}: {'; '.join(parts)}." if parts else ""
 
 
 def make(runs, results_dir: Path, out_dir: Path):
@@ -100,15 +135,17 @@ def make(runs, results_dir: Path, out_dir: Path):
     if not parts:
         return Skipped(NAME, TITLE, f"no runs of the {COPY} sweep, and no {PREFIX} runs with "
                        "metrics at other lengths", [COPY, PREFIX])
+    skipped = not_run(runs, COPY)   # runs with a sweep's rows: with "group" and "model"
+    skipped = skipped.assign(scheme=schemes(skipped))
     trains = sorted(int(v) for v in parts[PREFIX][0]["length"].unique()) if PREFIX in parts \
         else []
     n = (COPY in parts) + len(trains)
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.5, 1, n)
     axs = list(axes.flat)
-    look = looks(pd.concat([p[0][["scheme", "model"]] for p in parts.values()]))
+    look = looks(pd.concat([*(p[0] for p in parts.values()), skipped])[["scheme", "model"]])
     findings = []
     if COPY in parts:
-        findings.append(_copy_panel(axs.pop(0), *parts[COPY], look))
+        findings.append(_copy_panel(axs.pop(0), *parts[COPY], look, skipped))
     if PREFIX in parts:
         rows, t, m = parts[PREFIX]
         stats = gen.curves(rows, m, ["scheme"], at_train=True)

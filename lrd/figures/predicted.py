@@ -13,8 +13,14 @@ and a run is predicted to carry its own length L when L ≤ lag*. The predicted 
 (task, model, init, regime) is ``lrd.results.horizon`` applied to these predicted outcomes in
 place of the measured ones: the same rule, seeds and censoring as the measured horizon (the
 horizon table), so that the two are on one scale. Runs the horizon search did not run are no
-measurement in either (as in the horizon table); a run without a rate (diverged, analysis off)
-predicts nothing and is left out of the prediction; a group without any rate is left out.
+measurement in either (as in the horizon table); a run without a rate (analysis off) predicts
+nothing and is left out of the prediction, and so is a diverged run, even where its record
+holds a rate (``analysed``, the rule of every analysis figure: its final weights are those of a
+blown-up model; the measured horizon counts it as a seed that did not solve); the findings say
+how many diverged runs each group left out. A group without any rate is left out.
+
+The prediction is post hoc: the rates are of the final weights of the same runs whose horizon
+it is compared with, not a forecast from independent runs; the caption says so.
 
 The figure: one panel per sweep (``horizon_<task>``; ``init_adding``), measured horizon on x,
 predicted on y (log axes, "none" below the shortest length), the identity line grey; colour
@@ -40,8 +46,9 @@ from matplotlib.lines import Line2D
 from lrd import results as resultslib
 from lrd.figures import seeds as sd
 from lrd.figures import style
-from lrd.figures.data import (Made, Skipped, fmt, horizon_value, horizon_words, not_run,
-                              run_summary, study)
+from lrd.figures.data import (Made, Skipped, analysed, diverged_note, fmt, horizon_value,
+                              horizon_words, left_out_text, not_run, run_summary, study,
+                              sweeps_of)
 
 NAME, TITLE = "predicted_horizon", "Predicted against measured memory horizon"
 TOLERANCE = 0.01
@@ -75,10 +82,13 @@ def rate_and_key(results_dir, run_id: str) -> tuple[float, str | None]:
 
 def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFrame:
     """Per (task, model, init, regime): ``measured`` / ``predicted`` horizons (0: none) with
-    ``measured_censored`` / ``predicted_censored``, ``rates`` (runs with a rate) and ``key``,
-    the rate its runs have (``rate_and_key``; the most common one)."""
+    ``measured_censored`` / ``predicted_censored``, ``rates`` (runs with a rate), ``key``, the
+    rate its runs have (``rate_and_key``; the most common one), and ``diverged``, the diverged
+    runs left out of the prediction (``analysed``: no rate, whatever their record holds)."""
     rows = rows.copy()
-    found = [rate_and_key(results_dir, rid) for rid in rows["run_id"]]
+    kept, gone = analysed(rows)
+    found = [rate_and_key(results_dir, rid) if i in kept.index else (math.nan, None)
+             for i, rid in rows["run_id"].items()]
     rows["rate"] = [r for r, _ in found]
     rows["key"] = [k for _, k in found]
     rows["lag_star"] = rows["rate"].map(lag_star)
@@ -94,19 +104,22 @@ def table(rows: pd.DataFrame, skipped: pd.DataFrame, results_dir) -> pd.DataFram
     h_pred = resultslib.horizon(predicted).set_index(keys)
     counts = rows.groupby(keys)["rate"].apply(lambda r: int(np.isfinite(r).sum()))
     used = rows.dropna(subset=["key"]).groupby(keys)["key"].agg(lambda k: k.mode().iloc[0])
+    left = gone.groupby(keys).size()
     for key in h_meas.index:
         if counts.get(key, 0) == 0 or key not in h_pred.index:
             continue
         (m, mc), (p, pc) = horizon_value(h_meas.loc[key]), horizon_value(h_pred.loc[key])
         out.append({**dict(zip(keys, key)), "measured": m, "measured_censored": mc,
                     "predicted": p, "predicted_censored": pc, "rates": counts[key],
-                    "key": used[key]})
+                    "key": used[key], "diverged": int(left.get(key, 0))})
     return pd.DataFrame(out, columns=[*keys, "measured", "measured_censored", "predicted",
-                                      "predicted_censored", "rates", "key"])
+                                      "predicted_censored", "rates", "key", "diverged"])
 
 
 def _sweeps(runs) -> list[str]:
-    groups = set(runs["group"].dropna()) if "group" in runs else set()
+    """The panels' sweeps: every ``horizon_<task>`` sweep, then ``init_adding``, counting each
+    run's every sweep (``sweeps_of``: a run shared with another sweep ran under its group)."""
+    groups = set(sweeps_of(runs))
     tasks = style.ordered([g[len("horizon_"):] for g in groups if str(g).startswith("horizon_")],
                           style.task_order())
     return [f"horizon_{t}" for t in tasks] + (["init_adding"] if "init_adding" in groups else [])
@@ -172,14 +185,16 @@ def make(runs, results_dir: Path, out_dir: Path):
                        label="censored (≥ longest length)")]
     style.legend(fig, handles, most=4)
     files = style.save(fig, out_dir, NAME)
+    tabs = pd.concat([p[2] for p in panels])
     caption = ("Memory horizon predicted from each run's fitted gradient-decay rate r (end of "
-               "training): a run is predicted to carry its length L when exp(r·L) ≥ "
-               f"{TOLERANCE:g}, i.e. L ≤ ln {TOLERANCE:g} / r, and the predicted horizon applies "
-               "the horizon table's rule to these predictions. x: the measured horizon; y: the "
-               "predicted; grey line: equality. Colour and marker: model (colour: initialisation "
-               "in the init study); hollow: censored; 'none': no length carried. A rate r ≥ 0 "
-               "(no decay) predicts every length."
-               + _quantity_text(pd.concat([p[2] for p in panels])))
+               "training; post hoc: from the same runs' final weights): a run is predicted to "
+               f"carry its length L when exp(r·L) ≥ {TOLERANCE:g}, i.e. L ≤ ln {TOLERANCE:g} / r, "
+               "and the predicted horizon applies the horizon table's rule to these predictions. "
+               "x: the measured horizon; y: the predicted; grey line: equality. Colour and "
+               "marker: model (colour: initialisation in the init study); hollow: censored; "
+               "'none': no length carried. A rate r ≥ 0 (no decay) predicts every length."
+               + _quantity_text(tabs)
+               + diverged_note(int(tabs["diverged"].sum()), " of the prediction"))
     return Made(NAME, TITLE, caption, [p[0] for p in panels], files, findings)
 
 
@@ -196,14 +211,17 @@ def _quantity_text(tab) -> str:
 
 def _row_text(who: str, r) -> str:
     """One group: "LSTM 40 (measured 40)", or, where the prediction is longer than the
-    measured horizon, that gradients which do not decay (or decay slowly) were not enough."""
+    measured horizon, that gradients which do not decay (or decay slowly) were not enough;
+    with how many diverged runs the prediction left out (``table``), if any."""
     p = horizon_words(r["predicted"], r["predicted_censored"])
     m = horizon_words(r["measured"], r["measured_censored"])
+    note = left_out_text(int(r.get("diverged", 0)), " of the prediction")
     if r["predicted"] > r["measured"] and not r["measured_censored"]:
         kind = ("non-decaying gradients (above ε at every length run)" if r["predicted_censored"]
                 else f"slowly decaying gradients (above ε up to {fmt(r['predicted'])})")
-        return f"{who}: {kind} were not enough: predicted {p}, measured {m}"
-    return f"{who} {p} (measured {m})"
+        return (f"{who}: {kind} were not enough: predicted {p}, measured {m}"
+                + (f" ({note})" if note else ""))
+    return f"{who} {p} (measured {m}" + (f"; {note})" if note else ")")
 
 
 def _same(tab) -> int:

@@ -9,8 +9,9 @@ solved threshold dotted.
 
 Findings name the best regime per model and panel only when no other regime is tied with it
 (``seeds.best``: inside its CI, within 0.1 %, or solved as it is); otherwise they report the
-tie. A regime alone in its panel is "only ... measured so far", and a named regime at the
-memoryless baseline is marked so.
+tie, or that no regime is clearly beyond the memoryless baseline. A regime alone in its panel
+is "only ... measured so far", and a named regime not clearly beyond the memoryless baseline is
+marked so, with how many of its seeds are at it (``seeds.baseline_note``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Recurrent-weight spectra of the vanilla RNN, per initialisation.
 
 From the ``init_adding`` sweep, at its middle length, for every seed of each (model,
-initialisation) that has the analysis files. Two figures here, each skipped with a note when
-the runs carry no analysis (runs with ``analysis.enabled: false``, or older records):
+initialisation) that has the analysis files, diverged runs left out (``analysed``: a diverged
+run's final weights are those of a blown-up model; the findings say how many were left out,
+and these figures and the gradient decay count the same seeds). Two figures here, each
+skipped with a note when the runs carry no analysis (runs with ``analysis.enabled: false``, or
+older records):
 
 ``spectral``        spectral radius ρ(W_hh) (solid) and largest singular value σ_max(W_hh)
                     (dashed) over training, seed mean with its 95% CI band (``mean_ci`` over
@@ -36,21 +39,25 @@ from matplotlib.lines import Line2D
 
 from lrd.figures import style
 from lrd.results.stats import mean_ci
-from lrd.figures.data import (Made, Skipped, analysis_npz, fmt, metrics_csv, read_record,
-                              run_summary, study)
+from lrd.figures.data import (Made, Skipped, analysed, analysis_npz, diverged_note, fmt,
+                              metrics_csv, read_record, run_summary, seeds_text, study)
 
 SWEEP = "init_adding"
 RADIUS, SIGMA = "analysis/weight_radius", "analysis/weight_sigma_max"
 
 
 def _runs(runs):
-    """(model, init) -> rows at the middle length of the sweep, lowest seed first."""
+    """``(rows, mid, left)``: the rows at the middle length ``mid`` of the sweep, by (model,
+    init), lowest seed first, without the diverged runs (``analysed``), and ``left``: (model,
+    init) -> how many diverged runs were left out there."""
     rows = study(runs, SWEEP)
     if rows.empty:
-        return rows, None
+        return rows, None, {}
     lengths = sorted(rows["length"].unique())
     mid = lengths[len(lengths) // 2]
-    return rows[rows["length"] == mid].sort_values(["model", "init", "seed"]), int(mid)
+    kept, out = analysed(rows[rows["length"] == mid])
+    left = out.groupby(["model", "init"]).size().to_dict()
+    return kept.sort_values(["model", "init", "seed"]), int(mid), left
 
 
 def _grid(rows):
@@ -160,7 +167,7 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
     import pandas as pd
 
     name, title = "spectral", "Spectral radius and σ_max over training"
-    rows, mid = _runs(runs)
+    rows, mid, left = _runs(runs)
     found = {}     # (model, init) -> [(row, frame, final), ...], one per seed
     for _, r in rows.iterrows():
         if (got := series(results_dir, r)) is not None:
@@ -200,10 +207,12 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
             rho0 = [d["rho"].iloc[0] for _, d, _ in seeds]
             sig0 = [d["sigma"].iloc[0] for _, d, _ in seeds]
             findings.append(
-                f"{style.model_label(model)}, {init} (mean of {len(seeds)} seeds): ρ(W_hh) "
+                f"{style.model_label(model)}, {init} (mean of "
+                f"{seeds_text(len(seeds), left.get((model, init), 0))}): ρ(W_hh) "
                 f"{fmt(np.mean(rho0))} → {fmt(np.mean(rho_end))}, σ_max {fmt(np.mean(sig0))} → "
                 f"{fmt(np.mean(sig_end))} (at init → {what}; 95% CI of the end values: ρ "
-                f"{_ci_text(rho_end).split(' ', 1)[1]}, σ_max {_ci_text(sig_end).split(' ', 1)[1]}).")
+                f"{_ci_text(rho_end).split(' ', 1)[1]}, "
+                f"σ_max {_ci_text(sig_end).split(' ', 1)[1]}).")
         ax.axhline(1.0, **EDGE, zorder=1, gid="edge")
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
@@ -222,21 +231,28 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
                "last value (the final weights, from the end-of-training analysis) is drawn at "
                "the seeds' mean last step, so seeds that stopped early (solved) join the mean "
                "there; dots: the mean final values. Grey dash-dotted line: 1, the edge of "
-               "stability; σ_max ≥ ρ always, with equality for normal matrices.")
+               "stability; σ_max ≥ ρ always, with equality for normal matrices."
+               + diverged_note(_left_in(left, found)))
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
+def _left_in(left: dict, cells) -> int:
+    """How many diverged runs ``left`` (``_runs``) left out of the (model, init) ``cells``."""
+    return sum(n for k, n in left.items() if k in cells)
+
+
 def _pairs(runs, results_dir):
-    """(model, init) -> [(row, analysis_init, analysis_end), ...], every seed with both
-    files, lowest seed first; and the sweep's middle length."""
-    rows, mid = _runs(runs)
+    """``(pairs, mid, left)``: (model, init) -> [(row, analysis_init, analysis_end), ...],
+    every seed with both files, lowest seed first; the sweep's middle length; the diverged
+    runs left out (``_runs``)."""
+    rows, mid, left = _runs(runs)
     out = {}
     for _, r in rows.iterrows():
         a, b = analysis_npz(results_dir, r["run_id"], "init"), \
             analysis_npz(results_dir, r["run_id"], "end")
         if a is not None and b is not None:
             out.setdefault((r["model"], r["init"]), []).append((r, a, b))
-    return out, mid
+    return out, mid, left
 
 
 def _eig(z) -> np.ndarray:
@@ -291,10 +307,10 @@ def _eig_points(ax, seeds, color) -> None:
         ax.scatter(e0.real, e0.imag, **INIT_MARK, zorder=Z_INIT, gid="init")
 
 
-def _eig_finding(model, init, seeds) -> str:
+def _eig_finding(model, init, seeds, left: int) -> str:
     rho0 = [float(np.abs(_eig(a)).max()) for _, a, _ in seeds]
     rho1 = [float(np.abs(_eig(b)).max()) for _, _, b in seeds]
-    return (f"{style.model_label(model)}, {init} ({len(seeds)} seeds): ρ(W_hh) "
+    return (f"{style.model_label(model)}, {init} ({seeds_text(len(seeds), left)}): ρ(W_hh) "
             f"{_ci_text(rho0)} at init, {_ci_text(rho1)} after training (seed mean [95% CI]).")
 
 
@@ -307,7 +323,7 @@ def _eig_figure(n_rows: int, n_cols: int):
 
 def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     name, title = "eigenspectra", "Eigenspectra of W_hh"
-    pairs, mid = _pairs(runs, results_dir)
+    pairs, mid, left = _pairs(runs, results_dir)
     pairs = {k: [p for p in v if len(_eig(p[1])) and len(_eig(p[2]))]
              for k, v in pairs.items()}
     pairs = {k: v for k, v in pairs.items() if v}
@@ -335,7 +351,8 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
                 continue
             _eig_points(ax, pairs[(model, init)], style.model_color(model))
             if not label:
-                findings.append(_eig_finding(model, init, pairs[(model, init)]))
+                findings.append(_eig_finding(model, init, pairs[(model, init)],
+                                             left.get((model, init), 0)))
     handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=INIT_MARK["edgecolors"],
                       mew=0.6, ms=3.5, label="at init"),
                Line2D([], [], ls="", marker="o", color="0.2", ms=2.5,
@@ -350,5 +367,6 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
                   "eigenvalues outside are not shown there)" if len(views) > 1 else "")
                + "; small dots in the model's colour after training, open dark "
                "circles at initialisation drawn over them, dashed the unit circle (|λ| > 1: "
-               "directions that grow without the nonlinearity).")
+               "directions that grow without the nonlinearity)."
+               + diverged_note(_left_in(left, pairs)))
     return Made(name, title, caption, [SWEEP], files, findings)

@@ -5,4 +5,4 @@ cell), published findings compared with the runs (``literature``), the report's 
 
 from lrd.results.aggregate import (CURVE_BIN, HORIZON_KEYS, SKIPPED, collect,  # noqa: F401
                                    curves, horizon, memberships, model_label, solved_at,
-                                   tolerance_threshold, write)
+                                   tolerance_threshold, tuned, write)

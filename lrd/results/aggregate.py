@@ -92,6 +92,7 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "log"}, sep=".")
         row.update({f"config.{k}": _scalar(v) for k, v in flat.iloc[0].items()})
         metrics = rec.get("metrics") or {}
+        row.update({f"val.{k}": v for k, v in (metrics.get("val") or {}).items()})
         row.update({f"test.{k}": v for k, v in (metrics.get("test") or {}).items()})
         for n, m in (metrics.get("lengths") or {}).items():
             row.update({f"length.{n}.{k}": v for k, v in m.items()})
@@ -136,8 +137,8 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     """The memory horizon per (task, model, init, regime); one row each, sorted.
 
     - ``horizon``: the largest length solved by a majority of unique seeds: the seeds solving
-      it (a seed solves a length if any of its runs there is solved, e.g. at one of several
-      learning rates) are more than half of the unique seeds measured there. 0: none is.
+      it are more than half of the unique seeds measured there (a seed run at several settings
+      there, e.g. two learning rates, counts by one run: ``tuned``). 0: none is.
       Runs not run (status "skipped") and failed runs (crashed: no metrics) are no
       measurement; diverged runs are measured seeds that did not solve.
     - ``censored``: the horizon equals ``longest_run``, the longest length measured in the
@@ -156,7 +157,7 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
     is_skipped = status == SKIPPED
-    measured = runs[~status.isin([SKIPPED, "failed"])]
+    measured = tuned(runs[~status.isin([SKIPPED, "failed"])])
     out = pd.DataFrame(index=runs.groupby(HORIZON_KEYS).size().index)
     if len(measured):
         solved = measured["solved"].astype(str).str.lower().isin(["true", "1"])
@@ -178,6 +179,29 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
         out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)])
                           for k in out[HORIZON_KEYS].itertuples(index=False)]
     return out.sort_values(HORIZON_KEYS).reset_index(drop=True)
+
+
+def tuned(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with one run per seed of each cell (task, model, init, regime, length): where a
+    seed was run at several settings (e.g. two learning rates), its run with the best final
+    validation score, the task's ``solved_metric`` on the validation set (``val.<metric>``;
+    never the test set, whose scores are then reported unbiased), ties and runs without one
+    (diverged) last, in run-id order. The tuning is per seed, as a researcher picks a learning
+    rate on validation. Rows with one run per seed, or without the key columns, are returned
+    as they are."""
+    keys = [*HORIZON_KEYS, "length", "seed"]
+    if rows.empty or not set(keys) <= set(rows) or not rows.duplicated(keys).any():
+        return rows
+    score = pd.Series(-np.inf, index=rows.index)
+    for name, idx in rows.groupby("task").groups.items():
+        cls = TASKS.get(name)
+        col = f"val.{cls.solved_metric}" if cls is not None else None
+        if col in rows:
+            v = pd.to_numeric(rows.loc[idx, col], errors="coerce")
+            score.loc[idx] = (v if cls.solved_higher_is_better else -v).fillna(-np.inf)
+    order = rows.assign(_score=score, _id=rows["run_id"] if "run_id" in rows else "")
+    order = order.sort_values(["_score", "_id"], ascending=[False, True], kind="stable")
+    return rows.loc[sorted(order.index[~order.duplicated(keys)])]
 
 
 def tolerance_threshold(task_cls, factor: float = 1.0) -> float:

@@ -210,7 +210,8 @@ FINDINGS = [
         (200, 400), recalled=True),
     Finding(
         "chomsky_modular", "Delétang et al. 2023, Neural networks and the Chomsky hierarchy "
-        "(ICLR), §4–5 and App. A–B", "prefix_sum", ("prefix_sum_study", "positions_prefix_sum"),
+        "(ICLR), §4–5 and App. A–B", "prefix_sum",
+        ("prefix_sum_study", "positions_prefix_sum", "lr_positions_prefix_sum"),
         "Trained on lengths 1–40 and scored on unseen lengths 41–500, the LSTM solved all "
         "four regular tasks for every seed (App. B.1). These are Even Pairs, Modular "
         "Arithmetic (Simple) (mod 5), Parity Check and Cycle Navigation (mod 5), and "

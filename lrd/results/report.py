@@ -18,7 +18,8 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, load_runs, require_results
+from lrd.figures.data import (Made, Skipped, load_runs, members,
+                              require_results, sweeps_of)
 from lrd.results import budget, literature
 from lrd.results.tables import (PREFIX_SWEEP, TABLES, Table, ordered,  # noqa: F401
                                 horizon_table, horizon_text, prefix_sum_table, scores_table,
@@ -57,8 +58,8 @@ RULES = """\
   out; the seed count is shown with every aggregate.
 - **Memory horizon.** For each (task, model, initialisation, regime): the largest training
   length solved by a majority of unique seeds (more than half of the seeds measured there;
-  a seed run at several settings solves if any of its runs does); 0 when none is
-  (`lrd.results.horizon`). When it is the longest length measured it is censored, shown
+  a seed run at several settings counts by its run with the best validation score); 0 when
+  none is (`lrd.results.horizon`). When it is the longest length measured it is censored, shown
   "≥ T": the true horizon may be longer. It is also given with the solve tolerance halved
   and doubled (accuracy error 1 − 0.99 = 0.01 → accuracy ≥ 0.995 / ≥ 0.98; MSE 0.01 →
   < 0.005 / < 0.02), read from each task class; "–" where no seed was measured. The step
@@ -77,24 +78,6 @@ RULES = """\
 """
 
 
-def sweeps_of(runs: pd.DataFrame) -> list[str]:
-    """Every sweep a record belongs to: its ``group`` and its ``sweeps`` list, sorted."""
-    if runs.empty or "group" not in runs:
-        return []
-    names = set(runs["group"].dropna().astype(str))
-    if "sweeps" in runs:
-        names |= {n for v in runs["sweeps"].dropna().astype(str) for n in v.split(";") if n}
-    return sorted(names)
-
-
-def _members(runs: pd.DataFrame, group: str) -> pd.Series:
-    member = runs["group"] == group
-    if "sweeps" in runs:
-        member |= runs["sweeps"].fillna("").astype(str).str.split(";").apply(
-            lambda names: group in names)
-    return member
-
-
 def study_status(runs: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
     """One line per sweep group: its records by status (complete, diverged, skipped, failed),
     and, where the sweep runner wrote its plan (``<runs>/_sweeps/<name>.txt``, one run id a
@@ -106,7 +89,7 @@ def study_status(runs: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
         names |= {p.stem for p in (Path(runs_dir) / "_sweeps").glob("*.txt")}
     out = []
     for name in sorted(names):
-        st = runs.loc[_members(runs, name), "status"].value_counts()
+        st = runs.loc[members(runs, name), "status"].value_counts()
         plan = Path(runs_dir) / "_sweeps" / f"{name}.txt" if runs_dir is not None else None
         planned = ""
         if plan is not None and plan.is_file():
@@ -144,8 +127,8 @@ CELL_FREE = ("config.seed", "config.task.length")
 def settings(runs: pd.DataFrame) -> str:
     """" Merged settings: ..." the cells (task, model, init, regime, length) whose measured
     runs differ in a config value other than the seed (e.g. two learning rates), with the
-    values; "" if none. Such a cell's seed is the mean of its runs in every score and solves
-    if any of its runs does (``lrd.results.scores``, ``lrd.results.horizon``), so the report
+    values; "" if none. Such a cell's seed counts by its run with the best validation score in
+    every score and horizon (``lrd.results.aggregate.tuned``), so the report
     says so rather than merge them silently."""
     if runs.empty or "status" not in runs:
         return ""
@@ -161,8 +144,9 @@ def settings(runs: pd.DataFrame) -> str:
     if not out:
         return ""
     return (f" Merged settings: {len(out)} cell{'s hold' if len(out) > 1 else ' holds'} runs that "
-            "differ in more than the seed; a seed's score there is the mean of its runs, and it "
-            "solves if any of its runs does: " + "; ".join(out) + ".")
+            "differ in more than the seed; each seed there counts by its run with the best "
+            "validation score (the task's solved metric on the validation set, never the test "
+            "set): " + "; ".join(out) + ".")
 
 
 def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:

@@ -12,7 +12,8 @@ Definitions shared by every table and the literature section:
 - The measured runs are the completed and diverged ones; failed runs (no metrics) and runs the
   horizon search did not run (status "skipped") are no measurement.
 - One seed is one value: a seed run at several settings of one cell (e.g. two learning rates)
-  gives the mean of its runs. Non-finite values (a diverged run's NaN loss) are left out of the
+  counts by its run with the best validation score (``lrd.results.aggregate.tuned``; never the
+  test score). Non-finite values (a diverged run's NaN loss) are left out of the
   mean and the CI, never out of the seed count.
 - ``solved``: the seeds with a solved run (``Task.solved`` on the final model), out of
   ``seeds``, the unique seeds measured.
@@ -27,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lrd.results.aggregate import HORIZON_KEYS, SKIPPED
+from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, tuned
 from lrd.results.stats import MeanCI, mean_ci
 
 KEYS = [*HORIZON_KEYS, "length"]
@@ -41,7 +42,7 @@ def measured(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return runs.assign(**{LOSS_RATIO: pd.Series(dtype=float)})
     status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
-    rows = runs[~status.isin(["failed", SKIPPED])].copy()
+    rows = tuned(runs[~status.isin(["failed", SKIPPED])]).copy()
     loss = _numeric(rows, "test.loss")
     base = _numeric(rows, "baseline_loss")
     rows[LOSS_RATIO] = loss / base.where(base > 0)

@@ -100,12 +100,16 @@ def environment(device: str) -> dict:
     }
 
 
-def git_state() -> dict:
-    root = Path(__file__).resolve().parents[1]
+def git_state(root: Path | None = None) -> dict:
+    """The commit of the checkout holding lrd (or ``root``) and whether it is dirty: a tracked
+    file changed, outside ``results/``. Run records are data: a study that rewrites a committed
+    record (a skipped run trained by a later sweep) leaves the code as committed."""
+    root = root or Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":/", ":(top,exclude)results"],
                                cwd=root, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return {"git_commit": None, "git_dirty": None}
