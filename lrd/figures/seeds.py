@@ -31,8 +31,9 @@ def seed_stats(rows: pd.DataFrame, col: str, keys: list[str]) -> pd.DataFrame:
     """Seed mean and 95% CI of ``col`` per ``keys`` (module docstring), sorted by ``keys``.
 
     One seed is one value (``lrd.results.scores.seed_values``): a seed with several runs in a
-    group (e.g. at two learning rates) gives the mean of its finite values; non-finite values
-    are left out of the mean and the CI, never out of ``seeds``. ``solved`` counts the seeds
+    group gives the mean of its finite values (a group that spans cells, e.g. every length; a
+    cell's seed has one run in the rows of ``study``, ``lrd.results.aggregate.tuned``);
+    non-finite values are left out of the mean and the CI, never out of ``seeds``. ``solved`` counts the seeds
     with a solved run (``lrd.results.scores.solved_seeds``); ``per_seed`` holds every seed's
     value (NaN included), in seed order."""
     cols = [*keys, "mean", "low", "high", "n", "seeds", "solved", "per_seed"]
