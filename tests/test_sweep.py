@@ -56,7 +56,7 @@ def records(out):
     ("prefix_sum_study.yaml", "literature", 3 * 4 * 3),  # length x model x seed
     ("positions_copy.yaml", "literature", 3 * 5 * 3),    # position x length x seed
     ("lr_positions_prefix_sum.yaml", "literature", 3 * 2 * 3),  # position x lr x seed
-    ("lr_positions_prefix_sum.yaml", "quick", 3 * 1 * 2),       # quick: one lr, 2 seeds
+    ("lr_positions_prefix_sum.yaml", "quick", 1),     # quick: one scheme, lr and seed
 ])
 def test_grid_expansion_matches_hand_count(name, profile, count):
     s = sweep.load(CONFIGS / "sweeps" / name, profile)
