@@ -417,3 +417,36 @@ def test_curves_csv_keeps_rows_of_runs_whose_step_log_is_gone(tmp_path):
         f.unlink()
     (runs / b).rmdir()
     assert set(pd.read_csv(results.write(runs, tmp_path / "res")["curves"])["run_id"]) == {a}
+
+
+def tuned_frame(rows):
+    base = {"task": "adding", "model": "lstm", "init": "default", "regime": "full",
+            "length": 50, "seed": 0, "status": "complete", "diverged": False}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_tuning_on_a_lower_is_better_metric_keeps_the_lowest_validation_mse():
+    df = tuned_frame([{"run_id": "a", "val.mse": 0.02}, {"run_id": "b", "val.mse": 0.001},
+                      {"run_id": "c", "val.mse": 0.5}])
+    assert list(results.tuned(df)["run_id"]) == ["b"]
+
+
+def test_a_diverged_run_ranks_last_even_with_a_better_validation_score_logged_before():
+    """A run that diverged after its last validation keeps that score in its record: it must
+    not stand for its seed over a run that finished."""
+    df = tuned_frame([{"run_id": "a", "val.mse": 0.001, "status": "diverged", "diverged": True},
+                      {"run_id": "b", "val.mse": 0.1}])
+    assert list(results.tuned(df)["run_id"]) == ["b"]
+    as_csv = df.assign(diverged=df["diverged"].astype(str))           # "True" read back
+    assert list(results.tuned(as_csv)["run_id"]) == ["b"]
+
+
+def test_tuning_keeps_the_rows_order_and_any_index():
+    """Selection is by position: an index out of order, or with repeated labels (a concat
+    without ignore_index), gives the same runs, in the input's order."""
+    df = tuned_frame([{"run_id": "x", "seed": 1, "val.mse": 0.3},
+                      {"run_id": "a", "val.mse": 0.2}, {"run_id": "b", "val.mse": 0.1},
+                      {"run_id": "y", "seed": 2, "val.mse": 0.3}])
+    for index in ([5, 3, 1, 0], [0, 0, 1, 1]):
+        got = results.tuned(df.set_axis(index))
+        assert list(got["run_id"]) == ["x", "b", "y"] and len(got) == 3

@@ -115,3 +115,22 @@ def test_a_claim_that_is_not_a_papers_is_labelled_claimed():
     assert "\n- Claimed: Prefix sum mod 3" in spec and "- Published:" not in spec
     assert "| accuracy [95% CI] | claimed | verdict |" in spec
     assert "| loss/baseline [95% CI] | published | verdict |" in text
+
+
+def test_the_setup_line_after_a_learning_rate_search_names_every_rate_tried():
+    """Tuning keeps one run per seed, but the setup line reads every run tried: two rates
+    per seed is a search, never "(no learning-rate search)"."""
+    rows = [lit_run("lstm", 200, s, 1.0, lr=lr, **{"val.loss": 1.0})
+            for s in range(3) for lr in (0.003, 0.01)]
+    runs = pd.DataFrame(rows)
+    text = literature.setup(COPY, runs, literature.cells(COPY, runs))
+    assert ", lr 0.003/0.01, " in text and "no learning-rate search" not in text
+
+
+def test_a_diverged_cell_is_named_once_however_many_test_lengths_it_has():
+    rows = generalisation_runs(rope_solved=3)
+    lstm = rows["model"] == "lstm"
+    rows.loc[lstm & (rows["seed"] == 0), ["status", "diverged"]] = ["diverged", True]
+    note = literature.divergence_note(DELETANG, literature.cells(DELETANG, rows), rows)
+    assert note.startswith("- Diverged seeds: LSTM at 20 (1 of 3); all at adam lr 0.003")
+    assert note.count("LSTM at 20") == 1

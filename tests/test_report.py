@@ -264,3 +264,15 @@ def test_study_status_counts_the_planned_runs_that_have_a_record(tmp_path):
         "`t`: 1 record of 1 planned: 1 complete, 0 diverged, 0 skipped, 0 failed.",
         "`u`: 0 records of 2 planned (2 to run): 0 complete, 0 diverged, 0 skipped, 0 failed."]
     assert study_status(runs)[0] == "`s`: 2 records: 1 complete, 0 diverged, 1 skipped, 0 failed."
+
+
+def test_merged_settings_list_numbers_in_numeric_order_and_ignore_unrecorded_fields():
+    from lrd.results.report import settings
+
+    base = {"task": "copy", "model": "lstm", "init": "default", "regime": "full",
+            "length": 10, "status": "complete", "config.task.length": 10}
+    runs = pd.DataFrame([{**base, "run_id": "a", "seed": 0, "config.seed": 0,
+                          "config.train.max_steps": 10000, "config.model.chrono": None},
+                         {**base, "run_id": "b", "seed": 0, "config.seed": 0,
+                          "config.train.max_steps": 4000, "config.model.chrono": 40}])
+    assert settings(runs).endswith("copy, lstm at 10 (train.max_steps: 4000, 10000).")

@@ -2,8 +2,9 @@
 records under ``results/runs/`` aggregated the same way by ``lrd.results.collect``), and per
 run ``results/curves.csv`` (thinned training curves) and ``analysis_{init,end}.npz``.
 
-A study is the set of runs of one sweep: the runs whose ``group`` (the sweep's ``log.group``,
-set by every file under ``configs/sweeps/``) is the sweep's name.
+A study is the set of runs of one sweep (``study``): the runs whose ``group`` (the sweep's
+``log.group``, set by every file under ``configs/sweeps/``) is the sweep's name, or whose
+``sweeps`` list names it, one per seed of each cell (``lrd.results.tuned``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.errors import ConfigError
-from lrd.results import scores
 
 
 @dataclass
@@ -85,15 +85,17 @@ def sweeps_of(runs: pd.DataFrame) -> list[str]:
     return sorted(names)
 
 
-def study(runs: pd.DataFrame, group: str) -> pd.DataFrame:
+def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
     """The completed or diverged runs of one sweep (failed runs have no metrics, and runs the
     horizon search did not run, status "skipped", are no measurement: see ``not_run``), one
-    per seed of each cell (``lrd.results.aggregate.tuned``: a seed run at several settings
-    counts by its run with the best validation score)."""
+    per seed of each cell (``lrd.results.tuned``: a seed run at several settings counts by its
+    best-validation run); ``tune=False``: every one (what was tried). Only the sweep's own
+    runs: a cell that another sweep also ran at other settings is tuned over the runs of
+    this sweep alone here, over all of them in the tables built from every run."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
     sel = runs[members(runs, group) & ~runs["status"].isin(["failed", resultslib.SKIPPED])]
-    return resultslib.tuned(sel).reset_index(drop=True)
+    return (resultslib.tuned(sel) if tune else sel).reset_index(drop=True)
 
 
 def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -104,13 +106,6 @@ def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     return runs[members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
 
 
-def diverged(rows: pd.DataFrame) -> pd.Series:
-    """Whether each run diverged: its ``diverged`` flag (runs.csv) or its status "diverged"."""
-    flag = scores.flag(rows, "diverged") if "diverged" in rows else False
-    status = rows["status"] == "diverged" if "status" in rows else False
-    return pd.Series(flag | status, index=rows.index, dtype=bool)
-
-
 def analysed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(kept, left_out)``: the rule of every figure and finding that reads a run's
     end-of-training analysis (the record's ``analysis.end``, ``analysis_end.npz``).
@@ -119,7 +114,7 @@ def analysed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     its end analysis is skipped or, where it was taken at the blow-up, holds infinite norms.
     Its analysis at initialisation and its periodic logs go with it, so that every analysis
     figure counts the same seeds. Findings say how many runs were left out (``seeds_text``)."""
-    out = diverged(rows)
+    out = resultslib.is_diverged(rows)
     return rows[~out], rows[out]
 
 

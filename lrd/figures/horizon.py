@@ -33,7 +33,7 @@ from lrd.results.scores import scores
 from lrd.figures import style
 from lrd.figures import seeds as sd
 from lrd.figures.data import (Made, Skipped, baseline, horizon_text, metric, not_run, study,
-                              task)
+                              sweeps_of, task)
 
 NAME = "horizon"
 TITLE = "Memory horizon"
@@ -64,9 +64,10 @@ def _ticks_on(ax, lo: float, hi: float) -> None:
 
 
 def _tasks(runs):
+    """The tasks with a ``horizon_<task>`` sweep among the runs' sweeps (``sweeps_of``)."""
     if runs.empty:
         return []
-    groups = set(runs["group"].dropna())
+    groups = set(sweeps_of(runs))
     return [t for t in style.ordered([g[len("horizon_"):] for g in groups
                                       if str(g).startswith("horizon_")], style.task_order())]
 
@@ -152,8 +153,8 @@ def make(runs, results_dir: Path, out_dir: Path):
                               markeredgecolor="0.35", label="not run (horizon search)"))
     style.legend(fig, handles, most=-(-len(handles) // 2))
     files = style.save(fig, out_dir, NAME)
-    seeds = sorted(int(v) for v in runs[runs["group"].isin(sweeps)]
-                   .groupby(["group", "model", "length"])["seed"].nunique().unique())
+    seeds = sorted({int(v) for s in sweeps for v in study(runs, s)
+                    .groupby(["model", "length"])["seed"].nunique()})
     caption = (
         "Final test score against the training length, one panel per task (log length axis): "
         "accuracy, or on adding the test MSE divided by the memoryless baseline MSE (log axis, "

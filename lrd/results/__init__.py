@@ -4,5 +4,5 @@ cell), published findings compared with the runs (``literature``), the report's 
 (``tables``) and ``results/README.md`` (``report``)."""
 
 from lrd.results.aggregate import (CURVE_BIN, HORIZON_KEYS, SKIPPED, collect,  # noqa: F401
-                                   curves, horizon, memberships, model_label, solved_at,
-                                   tolerance_threshold, tuned, write)
+                                   curves, flag, horizon, is_diverged, memberships,
+                                   model_label, solved_at, tolerance_threshold, tuned, write)

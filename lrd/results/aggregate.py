@@ -160,7 +160,7 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     measured = tuned(runs[~status.isin([SKIPPED, "failed"])])
     out = pd.DataFrame(index=runs.groupby(HORIZON_KEYS).size().index)
     if len(measured):
-        solved = measured["solved"].astype(str).str.lower().isin(["true", "1"])
+        solved = flag(measured, "solved")
         out["horizon"] = _horizon_of(measured, solved)
         for col, factor in (("horizon_strict", 0.5), ("horizon_loose", 2.0)):
             out[col] = _horizon_of(measured, solved_at(measured, factor))
@@ -181,27 +181,49 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(HORIZON_KEYS).reset_index(drop=True)
 
 
+def flag(rows: pd.DataFrame, col: str) -> pd.Series:
+    """A boolean column as read back from CSV ("True", "true", "1", True): True where set."""
+    return rows[col].astype(str).str.lower().isin(["true", "1"])
+
+
+def is_diverged(rows: pd.DataFrame) -> pd.Series:
+    """Per run: whether it diverged, by its ``diverged`` flag or its status "diverged" (the one
+    definition of every table, figure and selection)."""
+    out = pd.Series(False, index=rows.index)
+    if "diverged" in rows:
+        out |= flag(rows, "diverged")
+    if "status" in rows:
+        out |= (rows["status"] == "diverged").to_numpy()
+    return out
+
+
 def tuned(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with one run per seed of each cell (task, model, init, regime, length): where a
-    seed was run at several settings (e.g. two learning rates), its run with the best final
-    validation score, the task's ``solved_metric`` on the validation set (``val.<metric>``;
-    never the test set, whose scores are then reported unbiased), ties and runs without one
-    (diverged) last, in run-id order. The tuning is per seed, as a researcher picks a learning
-    rate on validation. Rows with one run per seed, or without the key columns, are returned
-    as they are."""
+    """``rows`` with one run per seed of each cell (task, model, init, regime, length), in
+    their order: where a seed was run at several settings (e.g. two learning rates), the run
+    that a researcher tuning on validation would keep. Diverged runs (``is_diverged``) rank
+    last, whatever validation score they logged before blowing up; then the best last
+    validation score, the task's ``solved_metric`` on the validation set (``val.<metric>``,
+    the final model's when the run stopped early or its budget is a multiple of
+    ``val_every``; never the test set, whose scores are then reported unbiased), a run
+    without one after any run with one; then run id. Rows with one run per seed, or without
+    the key columns, are returned as they are."""
     keys = [*HORIZON_KEYS, "length", "seed"]
     if rows.empty or not set(keys) <= set(rows) or not rows.duplicated(keys).any():
         return rows
-    score = pd.Series(-np.inf, index=rows.index)
-    for name, idx in rows.groupby("task").groups.items():
+    score = np.full(len(rows), -np.inf)
+    for name, pos in rows.reset_index(drop=True).groupby("task").indices.items():
         cls = TASKS.get(name)
         col = f"val.{cls.solved_metric}" if cls is not None else None
         if col in rows:
-            v = pd.to_numeric(rows.loc[idx, col], errors="coerce")
-            score.loc[idx] = (v if cls.solved_higher_is_better else -v).fillna(-np.inf)
-    order = rows.assign(_score=score, _id=rows["run_id"] if "run_id" in rows else "")
-    order = order.sort_values(["_score", "_id"], ascending=[False, True], kind="stable")
-    return rows.loc[sorted(order.index[~order.duplicated(keys)])]
+            v = pd.to_numeric(rows[col].iloc[pos], errors="coerce").to_numpy(dtype=float)
+            v = v if cls.solved_higher_is_better else -v
+            score[pos] = np.where(np.isnan(v), -np.inf, v)
+    order = rows[keys].reset_index(drop=True).assign(
+        _div=is_diverged(rows).to_numpy(), _score=score, _pos=np.arange(len(rows)),
+        _id=rows["run_id"].astype(str).to_numpy() if "run_id" in rows else "")
+    order = order.sort_values(["_div", "_score", "_id"], ascending=[True, False, True],
+                              kind="stable")
+    return rows.iloc[np.sort(order.loc[~order.duplicated(keys), "_pos"].to_numpy())]
 
 
 def tolerance_threshold(task_cls, factor: float = 1.0) -> float:
@@ -226,8 +248,7 @@ def solved_at(runs: pd.DataFrame, factor: float) -> pd.Series:
     column is absent, so that no horizon is made from a missing number."""
     out = pd.Series(np.nan, index=runs.index, dtype=object)
     status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
-    diverged = (runs["diverged"].astype(str).str.lower().isin(["true", "1"])
-                if "diverged" in runs else pd.Series(False, index=runs.index))
+    diverged = is_diverged(runs)
     for name, idx in runs.groupby("task").groups.items():
         cls = TASKS.get(name)
         col = f"test.{cls.solved_metric}" if cls is not None else None

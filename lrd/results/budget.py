@@ -82,7 +82,7 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     if rows.empty or not {"config.train.max_steps", "steps", "solved"} <= set(rows):
         return pd.DataFrame(columns=COLUMNS)
     budget = pd.to_numeric(rows["config.train.max_steps"], errors="coerce")
-    diverged = sc.flag(rows, "diverged") if "diverged" in rows else False
+    diverged = sc.is_diverged(rows)
     steps = pd.to_numeric(rows["steps"], errors="coerce")
     spent = ~sc.flag(rows, "solved") & ~diverged & (steps >= budget)
     out = []
@@ -92,7 +92,8 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
         row = _cell(g, g.index[spent[g.index]], budget, results_dir)
         if row is not None:
             out.append({**dict(zip(sc.KEYS, key)), "diverged": sc.diverged_seeds(g),
-                        "budget": "/".join(map(str, sorted({int(b) for b in budget[g.index]}))),
+                        "budget": "/".join(map(str, sorted({int(b) for b in budget[g.index]
+                                                            if b == b}))) or "–",
                         **row})
     if not out:
         return pd.DataFrame(columns=COLUMNS)

@@ -248,13 +248,14 @@ FINDINGS = [
 ]
 
 
-def _rows(runs: pd.DataFrame, f: Finding) -> pd.DataFrame:
-    """The measured runs of the finding's sweeps and task (each run once)."""
-    rows = pd.concat([study(runs, s) for s in f.sweeps], ignore_index=True)
+def _rows(runs: pd.DataFrame, f: Finding, tune: bool = True) -> pd.DataFrame:
+    """The measured runs of the finding's sweeps and task (each run once), one per seed of
+    each cell (``lrd.results.tuned``), or every run tried (``tune=False``)."""
+    rows = pd.concat([study(runs, s, tune) for s in f.sweeps], ignore_index=True)
     if rows.empty:
         return pd.DataFrame(columns=["run_id", *sc.KEYS, "seed", "solved", sc.LOSS_RATIO])
     rows = rows.drop_duplicates("run_id") if "run_id" in rows else rows
-    return sc.measured(rows[rows["task"] == f.task])
+    return sc.measured(rows[rows["task"] == f.task], tune)
 
 
 def judge(values: list[float], cut: float, side: str, diverged: int = 0,
@@ -306,7 +307,7 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                         v = NO_CLAIM
                     elif v in JUDGED and n in dict(f.not_judged):
                         v = f"{NOT_JUDGED}: {dict(f.not_judged)[n]}"
-                    elif v in JUDGED and t is not None and sub.side == "below" and not learned:
+                    elif v in JUDGED and t is not None and sub.side == fail and not learned:
                         v = f"{NOT_JUDGED}: {NOT_LEARNED}"
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
                                     ci, sub.side, v, sc.diverged_seeds(at)))
@@ -391,10 +392,11 @@ def divergence_note(f: Finding, found: list[Cell], runs: pd.DataFrame) -> str:
     """"- Diverged seeds: ..." naming the cells with diverged seeds and the one optimiser setting
     they diverged at: a failure of optimisation stability there, not a measured failure to
     remember. "" if no seed diverged."""
-    hit = [c for c in found if c.diverged]
+    hit = list({(c.subject, c.model, c.length): c for c in found if c.diverged}.values())
     if not hit:
         return ""
-    rows = _cell_rows(f, runs, hit)
+    rows = _cell_rows(f, runs, hit, tune=False)
+    rows = rows[sc.is_diverged(rows)]
     return ("- Diverged seeds: " + ", ".join(
         f"{_who(f, c)} at {c.length} ({c.diverged} of {c.seeds})" for c in hit)
         + f"; all at {_vals(rows, 'config.optim.name')} {_lr(rows)} with {_clip(rows)}. "
@@ -409,9 +411,10 @@ def _who(f: Finding, c: Cell) -> str:
     return f"{c.subject} ({c.model})" if glob and "*" not in c.model else c.subject
 
 
-def _cell_rows(f: Finding, runs: pd.DataFrame, found: list[Cell]) -> pd.DataFrame:
-    """The measured runs in the cells ``found`` of ``f`` (each run once)."""
-    rows = _rows(runs, f)
+def _cell_rows(f: Finding, runs: pd.DataFrame, found: list[Cell],
+               tune: bool = True) -> pd.DataFrame:
+    """The measured runs in the cells ``found`` of ``f`` (each run once; ``_rows``)."""
+    rows = _rows(runs, f, tune)
     subject = {s.name: s for s in f.subjects}
     keep = pd.Series(False, index=rows.index)
     for c in found:
@@ -452,7 +455,7 @@ def _clip(rows: pd.DataFrame) -> str:
 def setup(f: Finding, runs: pd.DataFrame, found: list[Cell] | None = None) -> str:
     """lrd's setup for ``f``, read from the configs of the runs in its measured cells (all its
     runs without ``found``): every distinct value."""
-    rows = _rows(runs, f) if found is None else _cell_rows(f, runs, found)
+    rows = _rows(runs, f, False) if found is None else _cell_rows(f, runs, found, tune=False)
     if rows.empty:
         return "no runs yet"
     per_cell = rows.groupby(["model", "init", "regime", "length"])["seed"].nunique()

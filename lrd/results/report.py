@@ -127,19 +127,19 @@ CELL_FREE = ("config.seed", "config.task.length")
 def settings(runs: pd.DataFrame) -> str:
     """" Merged settings: ..." the cells (task, model, init, regime, length) whose measured
     runs differ in a config value other than the seed (e.g. two learning rates), with the
-    values; "" if none. Such a cell's seed counts by its run with the best validation score in
-    every score and horizon (``lrd.results.aggregate.tuned``), so the report
-    says so rather than merge them silently."""
+    values (a value some records do not hold is no difference); "" if none. Such a cell's
+    seed counts by its run with the best validation score in every score, figure and horizon
+    (``lrd.results.tuned``), and the report says so rather than merge them silently."""
     if runs.empty or "status" not in runs:
         return ""
     rows = runs[~runs["status"].isin(["failed", resultslib.SKIPPED])]
     cols = [c for c in rows.columns if c.startswith("config.") and c not in CELL_FREE]
     out = []
     for name, g in _cells(rows):
-        varied = [c for c in cols if g[c].astype(str).nunique() > 1]
+        varied = [c for c in cols if g[c].dropna().astype(str).nunique() > 1]
         if varied:
             out.append(f"{name} (" + "; ".join(
-                f"{c.removeprefix('config.')}: " + ", ".join(sorted(g[c].astype(str).unique()))
+                f"{c.removeprefix('config.')}: " + ", ".join(_sorted_values(g[c]))
                 for c in varied) + ")")
     if not out:
         return ""
@@ -147,6 +147,14 @@ def settings(runs: pd.DataFrame) -> str:
             "differ in more than the seed; each seed there counts by its run with the best "
             "validation score (the task's solved metric on the validation set, never the test "
             "set): " + "; ".join(out) + ".")
+
+
+def _sorted_values(col: pd.Series) -> list[str]:
+    """The distinct set values of ``col`` as text, numbers in numeric order ("4000, 10000")."""
+    def key(v):
+        num = pd.to_numeric(v, errors="coerce")
+        return (0, float(num), "") if pd.notna(num) else (1, 0.0, str(v))
+    return [str(v) for v in sorted(col.dropna().unique(), key=key)]
 
 
 def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:

@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, tuned
+from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, flag, is_diverged, tuned
 from lrd.results.stats import MeanCI, mean_ci
 
 KEYS = [*HORIZON_KEYS, "length"]
@@ -37,12 +37,14 @@ MIN_SEEDS = 3    # a finding or verdict rests on at least 3 seeds (SPEC §7)
 LOSS_CUT = 0.9   # normalised loss below 0.9: clearly below the memoryless baseline
 
 
-def measured(runs: pd.DataFrame) -> pd.DataFrame:
-    """The completed and diverged runs, with the normalised loss in ``LOSS_RATIO``."""
+def measured(runs: pd.DataFrame, tune: bool = True) -> pd.DataFrame:
+    """The completed and diverged runs, one per seed of each cell (``tuned``; every one with
+    ``tune=False``), with the normalised loss in ``LOSS_RATIO``."""
     if runs.empty:
         return runs.assign(**{LOSS_RATIO: pd.Series(dtype=float)})
     status = runs["status"] if "status" in runs else pd.Series("complete", index=runs.index)
-    rows = tuned(runs[~status.isin(["failed", SKIPPED])]).copy()
+    rows = runs[~status.isin(["failed", SKIPPED])]
+    rows = (tuned(rows) if tune else rows).copy()
     loss = _numeric(rows, "test.loss")
     base = _numeric(rows, "baseline_loss")
     rows[LOSS_RATIO] = loss / base.where(base > 0)
@@ -53,11 +55,6 @@ def _numeric(rows: pd.DataFrame, col: str) -> pd.Series:
     if col not in rows:
         return pd.Series(np.nan, index=rows.index, dtype=float)
     return pd.to_numeric(rows[col], errors="coerce").astype(float)
-
-
-def flag(rows: pd.DataFrame, col: str) -> pd.Series:
-    """A boolean column as read back from CSV ("True", "true", "1", True): True where set."""
-    return rows[col].astype(str).str.lower().isin(["true", "1"])
 
 
 def seed_values(rows: pd.DataFrame, col: str) -> list[float]:
@@ -82,11 +79,10 @@ def solved_seeds(rows: pd.DataFrame) -> int:
 
 
 def diverged_seeds(rows: pd.DataFrame) -> int:
-    """Unique seeds of ``rows`` every run of which diverged (0 without a ``diverged``
-    column)."""
-    if rows.empty or "diverged" not in rows:
+    """Unique seeds of ``rows`` every run of which diverged (``is_diverged``)."""
+    if rows.empty:
         return 0
-    return int(flag(rows, "diverged").groupby(rows["seed"]).all().sum())
+    return int(is_diverged(rows).groupby(rows["seed"]).all().sum())
 
 
 def scores(runs: pd.DataFrame) -> pd.DataFrame:
