@@ -160,8 +160,13 @@ def test_revisions_name_each_commit_with_its_record_count():
     assert revisions(timing) == (" Revisions: the records were made at 2 revisions of lrd "
                                  "(bbbbbbb (2), aaaaaaa (1); `env.git_commit` in `timing.csv`); "
                                  "CPU runs are deterministic, so a record rerun at its revision "
-                                 "on the same kind of CPU gives the same numbers "
-                                 "(tests/test_sweep.py).")
+                                 "on the same kind of CPU with the same number of torch threads "
+                                 "gives the same numbers (tests/test_sweep.py); another thread "
+                                 "count sums in another order, and training, which is chaotic, "
+                                 "ends elsewhere.")
+    threads = timing.assign(**{"env.torch_threads": [1, 1, 2, None]})
+    assert "(tests/test_sweep.py) (`env.torch_threads`: 1 thread in 2 records, 2 threads in 1 " \
+        "record); another" in revisions(threads)
     assert revisions(pd.DataFrame({"run_id": ["a"]})) == ""
 
 

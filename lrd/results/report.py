@@ -189,8 +189,23 @@ def revisions(timing: pd.DataFrame) -> str:
                                                       key=lambda kv: (-kv[1], kv[0])))
     return (f" Revisions: the records were made at {len(commits)} revision"
             f"{'s' if len(commits) > 1 else ''} of lrd ({listed}; `env.git_commit` in "
-            "`timing.csv`); CPU runs are deterministic, so a record rerun at its revision on the same "
-            "kind of CPU gives the same numbers (tests/test_sweep.py).")
+            "`timing.csv`); CPU runs are deterministic, so a record rerun at its revision on the "
+            "same kind of CPU with the same number of torch threads gives the same numbers "
+            f"(tests/test_sweep.py){_threads(timing)}; another thread count sums in another "
+            "order, and training, which is chaotic, ends elsewhere.")
+
+
+def _threads(timing: pd.DataFrame) -> str:
+    """" (`env.torch_threads`: 1 thread in 229 records)": the thread counts the records were
+    made with (``lrd sweep`` gives each of N workers cores // N); "" if not recorded."""
+    if "env.torch_threads" not in timing:
+        return ""
+    counts = pd.to_numeric(timing["env.torch_threads"], errors="coerce").dropna().astype(int)
+    if counts.empty:
+        return ""
+    listed = ", ".join(f"{t} thread{'s' if t > 1 else ''} in {n} record{'s' if n > 1 else ''}"
+                       for t, n in sorted(counts.value_counts().items()))
+    return f" (`env.torch_threads`: {listed})"
 
 
 def compute(timing: pd.DataFrame) -> str:
