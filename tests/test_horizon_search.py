@@ -245,6 +245,7 @@ def test_horizon_sweeps_opt_in_and_export_pure_wandb(path, tmp_path):
 def test_the_anchors_of_the_literature_study():
     get = lambda t: sweep.load(CONFIGS / f"sweeps/horizon_{t}.yaml").horizon_search.always  # noqa
     assert get("copy") == (100, 200) and get("adding") == (200, 400)
+    assert get("delayed_recall") == (100, 200)
 
 
 @pytest.mark.parametrize("lrd,match", [
