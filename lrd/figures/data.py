@@ -61,7 +61,7 @@ def load_runs(results_dir) -> pd.DataFrame:
         runs = resultslib.collect(results_dir / "runs")
     if runs.empty:
         return runs
-    runs["solved"] = runs["solved"].astype(str).str.lower().isin(["true", "1"])
+    runs["solved"] = resultslib.flag(runs, "solved")
     return runs.sort_values("run_id").reset_index(drop=True)
 
 
