@@ -121,9 +121,38 @@ def horizon_rate(up_to: int) -> float:
 
 def build(root: Path, seeds=(0, 1, 2),
           studies=("horizon", "init", "regime", "prefix", "positions"), analysis=True) -> Path:
-    """A results/ folder with the given studies, then runs.csv and horizon.csv."""
+    """A results/ folder with the given studies, then runs.csv and horizon.csv.
+
+    As in a real study, a cell (task, model, init, regime, length, position) and seed that two
+    studies run is one run, written by the first and listed for both in their plans
+    (``_sweeps/<group>.txt``); the prefix-sum study is written first, so that its runs (with
+    their test lengths) are the horizon study's at the lengths both run."""
     runs_dir = root / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[tuple, str] = {}
+
+    def put(**kw):
+        kw.setdefault("init", "default")
+        kw.setdefault("regime", "full")
+        key = tuple(kw.get(k) for k in ("task", "model", "init", "regime", "length", "seed",
+                                         "position"))
+        if key not in written:
+            written[key] = write_run(runs_dir, **kw)
+        lists = runs_dir / "_sweeps"          # every sweep's plan, as the runner writes it
+        lists.mkdir(exist_ok=True)
+        with open(lists / f"{kw['group']}.txt", "a") as f:
+            f.write(written[key] + "\n")
+
+    if "prefix" in studies:
+        for L in (20, 200):
+            for regime in ("full", "truncated", "teacher_forcing", "curriculum"):
+                for model in ("lstm", "rnn-tanh"):
+                    for s in seeds:
+                        lengths = {str(n): {"accuracy": prefix_accuracy(L, regime, model, n, s),
+                                            "loss": 0.5} for n in PREFIX_TESTS}
+                        put(task="prefix_sum", model=model, length=L, seed=s,
+                            group="prefix_sum_study", regime=regime,
+                            test=dict(lengths[str(L)]), lengths=lengths)
     if "horizon" in studies:
         for task, lengths in HORIZON_LENGTHS.items():
             t = _task(task)
@@ -131,9 +160,9 @@ def build(root: Path, seeds=(0, 1, 2),
                 for L in lengths:
                     for s in seeds:
                         v = _value(t, L, up_to, s)
-                        write_run(runs_dir, task=task, model=model, length=L, seed=s,
-                                  group=f"horizon_{task}", test={t.solved_metric: v, "loss": v},
-                                  rate=horizon_rate(up_to) if analysis else None)
+                        put(task=task, model=model, length=L, seed=s, group=f"horizon_{task}",
+                            test={t.solved_metric: v, "loss": v},
+                            rate=horizon_rate(up_to) if analysis else None)
     if "init" in studies:
         for model in ("rnn-tanh", "rnn-relu"):
             for init in ("default", "xavier", "orthogonal", "identity", "gaussian"):
@@ -142,42 +171,31 @@ def build(root: Path, seeds=(0, 1, 2),
                 for L in (10, 25, 50):
                     for s in seeds:
                         v = _value(_task("adding"), L, up_to, s)
-                        write_run(runs_dir, task="adding", model=model, length=L, seed=s,
-                                  group="init_adding", init=init, analysis=analysis,
-                                  test={"mse": v, "loss": v})
+                        put(task="adding", model=model, length=L, seed=s, group="init_adding",
+                            init=init, analysis=analysis, test={"mse": v, "loss": v})
     if "regime" in studies:
-        for regime, up_to in {"full": 10, "truncated": 5, "teacher_forcing": 20,
+        # full BPTT is the horizon study's LSTM (solves up to 40) where both studies ran
+        for regime, up_to in {"full": 40, "truncated": 5, "teacher_forcing": 20,
                               "curriculum": 20}.items():
             for L in (5, 10, 20):
                 for s in seeds:
                     v = _value(_task("copy"), L, up_to, s)
-                    write_run(runs_dir, task="copy", model="lstm", length=L, seed=s,
-                              group="regime_copy", regime=regime,
-                              test={"accuracy": v, "loss": 0.1})
-    if "prefix" in studies:
-        for L in (20, 200):
-            for regime in ("full", "truncated", "teacher_forcing", "curriculum"):
-                for model in ("lstm", "rnn-tanh"):
-                    for s in seeds:
-                        lengths = {str(n): {"accuracy": prefix_accuracy(L, regime, model, n, s),
-                                            "loss": 0.5} for n in PREFIX_TESTS}
-                        write_run(runs_dir, task="prefix_sum", model=model, length=L, seed=s,
-                                  group="prefix_sum_study", regime=regime,
-                                  test=dict(lengths[str(L)]), lengths=lengths)
+                    put(task="copy", model="lstm", length=L, seed=s, group="regime_copy",
+                        regime=regime, test={"accuracy": v, "loss": 0.1})
     if "positions" in studies:
         for pos, acc in POSITIONS.items():
             for s in seeds:
                 for L in (10, 50, 100):
-                    write_run(runs_dir, task="copy", model="attention", length=L, seed=s,
-                              group="positions_copy", position=pos,
-                              test={"accuracy": acc - 0.01 * s, "loss": 0.1})
+                    put(task="copy", model="attention", length=L, seed=s,
+                        group="positions_copy", position=pos,
+                        test={"accuracy": acc - 0.01 * s, "loss": 0.1})
                 for L in (20, 40):
                     lengths = {str(n): {"accuracy": acc if n <= L else acc - 0.01 * s,
                                         "loss": 0.5} for n in PREFIX_TESTS}
-                    write_run(runs_dir, task="prefix_sum", model="attention", length=L, seed=s,
-                              group="positions_prefix_sum", position=pos,
-                              test=dict(lengths[str(L)]) if str(L) in lengths else
-                              {"accuracy": acc, "loss": 0.5}, lengths=lengths)
+                    put(task="prefix_sum", model="attention", length=L, seed=s,
+                        group="positions_prefix_sum", position=pos,
+                        test=dict(lengths[str(L)]) if str(L) in lengths else
+                        {"accuracy": acc, "loss": 0.5}, lengths=lengths)
     resultslib.write(runs_dir, root)
     return root
 

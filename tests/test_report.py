@@ -141,8 +141,8 @@ def test_readme_states_the_rules_commands_and_findings(results):
 
 def test_readme_reports_status_provenance_and_how_regimes_are_scored(results):
     text = (results / "README.md").read_text()
-    assert "- `regime_copy`: 24 records: 24 complete, 0 diverged, 0 skipped, 0 failed." in text
-    assert "- `prefix_sum_study`: 32 records: 32 complete" in text
+    assert "- `regime_copy`: 24 records of 24 planned: 24 complete, 0 diverged, 0 skipped, 0 failed." in text
+    assert "- `prefix_sum_study`: 32 records of 32 planned: 32 complete" in text
     # the synthetic records carry no env: git_dirty is not recorded
     assert "not recorded here" in text
     assert "Teacher forcing is scored free-running" in text

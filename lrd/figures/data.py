@@ -2,9 +2,8 @@
 records under ``results/runs/`` aggregated the same way by ``lrd.results.collect``), and per
 run ``results/curves.csv`` (thinned training curves) and ``analysis_{init,end}.npz``.
 
-A study is the set of runs of one sweep (``study``): the runs whose ``group`` (the sweep's
-``log.group``, set by every file under ``configs/sweeps/``) is the sweep's name, or whose
-``sweeps`` list names it, one per seed of each cell (``lrd.results.tuned``).
+A figure draws the study of one sweep (``lrd.results.select.study``): its cells, one run per
+seed, pooled with every other sweep's runs of the same cell.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.errors import ConfigError
+from lrd.results.select import members, not_run, study, sweeps_of  # noqa: F401
 
 
 @dataclass
@@ -63,47 +63,6 @@ def load_runs(results_dir) -> pd.DataFrame:
         return runs
     runs["solved"] = resultslib.flag(runs, "solved")
     return runs.sort_values("run_id").reset_index(drop=True)
-
-
-def members(runs: pd.DataFrame, group: str) -> pd.Series:
-    """Whether each run belongs to the sweep ``group``: its ``group``, or its ``sweeps`` list (a
-    run shared by two sweeps ran once, under the first one's group, but counts for both)."""
-    member = runs["group"] == group
-    if "sweeps" in runs:
-        member |= runs["sweeps"].fillna("").astype(str).str.split(";").apply(
-            lambda names: group in names)
-    return member
-
-
-def sweeps_of(runs: pd.DataFrame) -> list[str]:
-    """Every sweep a record belongs to: its ``group`` and its ``sweeps`` list, sorted."""
-    if runs.empty or "group" not in runs:
-        return []
-    names = set(runs["group"].dropna().astype(str))
-    if "sweeps" in runs:
-        names |= {n for v in runs["sweeps"].dropna().astype(str) for n in v.split(";") if n}
-    return sorted(names)
-
-
-def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
-    """The completed or diverged runs of one sweep (failed runs have no metrics, and runs the
-    horizon search did not run, status "skipped", are no measurement: see ``not_run``), one
-    per seed of each cell (``lrd.results.tuned``: a seed run at several settings counts by its
-    best-validation run); ``tune=False``: every one (what was tried). Only the sweep's own
-    runs: a cell that another sweep also ran at other settings is tuned over the runs of
-    this sweep alone here, over all of them in the tables built from every run."""
-    if runs.empty or "group" not in runs:
-        return runs.iloc[0:0]
-    sel = runs[members(runs, group) & ~runs["status"].isin(["failed", resultslib.SKIPPED])]
-    return (resultslib.tuned(sel) if tune else sel).reset_index(drop=True)
-
-
-def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
-    """The runs of one sweep that the horizon search recorded as skipped (``reason``,
-    ``failed_at``; no metrics): figures show them as "not run", never as data."""
-    if runs.empty or "group" not in runs:
-        return runs.iloc[0:0]
-    return runs[members(runs, group) & (runs["status"] == resultslib.SKIPPED)].reset_index(drop=True)
 
 
 def analysed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

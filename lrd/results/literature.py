@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lrd.figures.data import not_run, study
+from lrd.results.select import not_run, study
 from lrd.results import scores as sc
 
 MIN_SEEDS = sc.MIN_SEEDS

@@ -18,9 +18,9 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.figures import style
-from lrd.figures.data import (Made, Skipped, load_runs, members,
-                              require_results, sweeps_of)
+from lrd.figures.data import Made, Skipped, load_runs, require_results
 from lrd.results import budget, literature
+from lrd.results.select import borrowed_text, members, sweeps_of  # noqa: F401
 from lrd.results.tables import (PREFIX_SWEEP, TABLES, Table, ordered,  # noqa: F401
                                 horizon_table, horizon_text, prefix_sum_table, scores_table,
                                 to_csv, to_latex, to_markdown, write_tables)
@@ -333,6 +333,8 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
         pdf = next((p for p in d.files if p.suffix == ".pdf"), None)
         rel = Path(os.path.relpath(png, results_dir)).as_posix()
         out += [f"### {d.title}", "", f"![{d.title}]({rel})", "", d.caption, ""]
+        if pooled := borrowed_text(runs, d.sweeps):
+            out += [pooled, ""]
         if d.findings:
             out += ["From these results:", ""] + [f"- {f}" for f in d.findings] + [""]
         out += [f"Sweep{'s' if len(d.sweeps) > 1 else ''}: "
@@ -348,10 +350,12 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
             "Each table is also under `tables/` as CSV and LaTeX (booktabs).", ""]
     for name, table in TABLES.items():
         df = tables[name]
-        out += [f"### {name.replace('_', ' ').capitalize()}", "", table.caption, "",
-                f"Files: [tables/{name}.csv](tables/{name}.csv), "
-                f"[tables/{name}.md](tables/{name}.md), [tables/{name}.tex](tables/{name}.tex)."
-                , ""]
+        out += [f"### {name.replace('_', ' ').capitalize()}", "", table.caption, ""]
+        if table.sweeps and (pooled := borrowed_text(runs, table.sweeps)):
+            out += [pooled, ""]
+        out += [f"Files: [tables/{name}.csv](tables/{name}.csv), "
+                f"[tables/{name}.md](tables/{name}.md), [tables/{name}.tex](tables/{name}.tex).",
+                ""]
         if table.embed:
             out += [to_markdown(df) if len(df) else "_No runs for this table yet._", ""]
         else:

@@ -34,9 +34,10 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.figures import style
-from lrd.figures.data import load_runs, study
+from lrd.figures.data import load_runs
 from lrd.results import scores as sc
 from lrd.results.budget import budget_table
+from lrd.results.select import study
 from lrd.tasks.prefix_sum import PrefixSum
 from lrd.training.record import write_atomic
 

@@ -1,0 +1,100 @@
+"""Which runs a sweep's tables, findings and figures read, from the rows of ``runs.csv``.
+
+A run belongs to a sweep by its ``group`` (the sweep's ``log.group``, set by every file under
+``configs/sweeps/``) or by its ``sweeps`` list (``members``): identical configs in two sweeps
+run once, under the first sweep's group, but count for both.
+
+A sweep's study (``study``) is its measured cells, each seed counted once: where any sweep ran
+a seed of the same cell (task, model, init, regime, length) at other settings (e.g. another
+learning rate or budget), all those runs are pooled and the seed counts by the run a
+researcher tuning on validation would keep (``tuned``). Every table, finding and figure thus
+reads the same run for a seed of a cell, whichever sweep it is drawn for.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, tuned
+
+CELL = [*HORIZON_KEYS, "length"]
+
+
+def members(runs: pd.DataFrame, group: str) -> pd.Series:
+    """Whether each run belongs to the sweep ``group``: its ``group``, or its ``sweeps`` list."""
+    member = runs["group"] == group
+    if "sweeps" in runs:
+        member |= runs["sweeps"].fillna("").astype(str).str.split(";").apply(
+            lambda names: group in names)
+    return member
+
+
+def sweeps_of(runs: pd.DataFrame) -> list[str]:
+    """Every sweep a record belongs to: its ``group`` and its ``sweeps`` list, sorted."""
+    if runs.empty or "group" not in runs:
+        return []
+    names = set(runs["group"].dropna().astype(str))
+    if "sweeps" in runs:
+        names |= {n for v in runs["sweeps"].dropna().astype(str) for n in v.split(";") if n}
+    return sorted(names)
+
+
+def _measured(runs: pd.DataFrame) -> pd.Series:
+    """Completed or diverged runs: failed runs have no metrics, and runs the horizon search
+    skipped (status "skipped") are no measurement (``not_run``)."""
+    return ~runs["status"].isin(["failed", SKIPPED])
+
+
+def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
+    """The measured runs of the sweep ``group``, one per seed of each cell, pooled over every
+    sweep that ran the cell (see the module); ``tune=False``: every run of this sweep (what it
+    tried), nothing pooled. Rows keep the order of ``runs``."""
+    if runs.empty or "group" not in runs:
+        return runs.iloc[0:0]
+    measured = _measured(runs)
+    own = runs[members(runs, group) & measured]
+    if not tune:
+        return own.reset_index(drop=True)
+    if own.empty or not set(CELL) <= set(runs):
+        return tuned(own).reset_index(drop=True)
+    cells = own[CELL].drop_duplicates()
+    keyed = runs[measured].reset_index().merge(cells, on=CELL, how="inner")
+    pooled = runs.loc[sorted(keyed["index"])]
+    # only the seeds this sweep ran: another sweep's extra seeds of a cell are not its study
+    pooled = pooled[pooled.set_index(CELL + ["seed"]).index.isin(
+        own.set_index(CELL + ["seed"]).index)] if "seed" in runs else pooled
+    return tuned(pooled).reset_index(drop=True)
+
+
+def borrowed(runs: pd.DataFrame, sweeps) -> pd.DataFrame:
+    """The runs that the studies of ``sweeps`` keep (``study``) but that none of them ran:
+    another sweep's run of the same cell and seed at other settings, which won the seed."""
+    kept = [study(runs, s) for s in sweeps]
+    kept = [k for k in kept if not k.empty]
+    if not kept:
+        return runs.iloc[0:0]
+    rows = pd.concat(kept, ignore_index=True).drop_duplicates("run_id")
+    mine = pd.concat([members(rows, s) for s in sweeps], axis=1).any(axis=1)
+    return rows[~mine].reset_index(drop=True)
+
+
+def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
+    """A sentence on ``borrowed`` runs ("" if none): how many seeds of how many cells, and
+    which sweeps made their runs."""
+    b = borrowed(runs, sweeps)
+    if b.empty:
+        return ""
+    cells = len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
+    others = ", ".join(f"`{g}`" for g in sorted(set(b["group"].astype(str))))
+    return (f"Pooled: {len(b)} seed{'' if len(b) == 1 else 's'} of {cells} "
+            f"cell{'' if cells == 1 else 's'} here count by a run that another sweep made of "
+            f"the same cell and seed at other settings ({others}): a seed counts by its run "
+            "with the best validation score over every sweep that ran it.")
+
+
+def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The runs of one sweep that the horizon search recorded as skipped (``reason``,
+    ``failed_at``; no metrics): shown as "not run", never as data."""
+    if runs.empty or "group" not in runs:
+        return runs.iloc[0:0]
+    return runs[members(runs, group) & (runs["status"] == SKIPPED)].reset_index(drop=True)

@@ -1,0 +1,58 @@
+"""Which runs a sweep's study reads (lrd.results.select): a cell that two sweeps ran at other
+settings is pooled, so every table, finding and figure keeps the same run for a seed."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lrd.results.select import borrowed, borrowed_text, not_run, study
+
+
+def _run(rid, group, seed, acc, length=40, model="attention-rope", status="complete",
+         sweeps=""):
+    return {"run_id": rid, "group": group, "sweeps": sweeps, "task": "prefix_sum",
+            "model": model, "init": "default", "regime": "full", "length": length,
+            "seed": seed, "status": status, "diverged": status == "diverged",
+            "val.accuracy": acc}
+
+
+RUNS = pd.DataFrame([
+    _run("a0", "positions", 0, 0.60), _run("a1", "positions", 1, 0.90),
+    _run("a20", "positions", 0, 0.70, length=20),
+    _run("b0", "lr", 0, 0.95), _run("b1", "lr", 1, 0.50),
+    _run("b2", "lr", 2, 0.99),                 # a seed that positions never ran
+    _run("c0", "lr", 0, 0.99, status="diverged"),   # diverged: ranks last, whatever its score
+    _run("d0", "lr", 0, float("nan"), status="failed"),
+    _run("s3", "positions", 3, float("nan"), status="skipped"),
+    _run("x0", "other", 0, 1.0, model="lstm"),      # another cell: never pooled
+])
+
+
+def test_a_cell_two_sweeps_ran_counts_each_seed_by_its_best_run_over_both():
+    got = study(RUNS, "positions")
+    assert sorted(got["run_id"]) == ["a1", "a20", "b0"]
+    # seed 0 at 40 is lr's b0 (0.95 > 0.60; the diverged c0 ranks last); seed 1 stays a1;
+    # lr's seed 2 is not a seed of this study; the lstm cell is not this study's
+    assert sorted(study(RUNS, "lr")["run_id"]) == ["a1", "b0", "b2"]
+
+
+def test_tune_false_is_the_sweeps_own_runs_and_skipped_runs_are_not_run():
+    assert sorted(study(RUNS, "positions", tune=False)["run_id"]) == ["a0", "a1", "a20"]
+    assert sorted(study(RUNS, "lr", tune=False)["run_id"]) == ["b0", "b1", "b2", "c0"]
+    assert list(not_run(RUNS, "positions")["run_id"]) == ["s3"]
+
+
+def test_a_run_listed_for_a_sweep_is_its_own_not_borrowed():
+    runs = RUNS.copy()
+    runs.loc[runs["run_id"] == "b0", "sweeps"] = "lr;positions"
+    assert borrowed(runs, ["positions"]).empty
+    assert sorted(study(runs, "positions", tune=False)["run_id"]) == ["a0", "a1", "a20", "b0"]
+
+
+def test_borrowed_runs_are_named_with_their_sweep():
+    assert list(borrowed(RUNS, ["positions"])["run_id"]) == ["b0"]
+    assert list(borrowed(RUNS, ["lr"])["run_id"]) == ["a1"]
+    assert borrowed(RUNS, ["positions", "lr"]).empty
+    text = borrowed_text(RUNS, ["positions"])
+    assert text.startswith("Pooled: 1 seed of 1 cell here") and "(`lr`)" in text
+    assert borrowed_text(RUNS, ["positions", "lr"]) == ""
