@@ -87,3 +87,37 @@ def test_the_predicted_horizon_leaves_out_a_diverged_run_with_a_rate(tmp_path):
     assert made.findings[0].split(": ", 1)[1].startswith(
         "RNN (tanh) 10 (measured 10; 3 diverged runs left out of the prediction).")
     assert "post hoc: from the same runs' final weights" in made.caption
+
+
+def test_a_cell_whose_every_run_diverged_is_named_not_dropped(tmp_path):
+    """Orthogonal init diverged at every seed: no run to draw, so the captions name the cell
+    (and identity's one diverged run is counted as before)."""
+    from lrd.figures.gradient import make_gradient_decay
+    from lrd.figures.spectra import make_eigenspectra, make_spectral
+
+    specs = [dict(task="adding", model="rnn-relu", length=L, seed=s, init=init,
+                  group="init_adding", analysis=True, test={"mse": 0.16, "loss": 0.16},
+                  status="diverged" if init == "orthogonal" or s == DIVERGED_SEED
+                  else "complete")
+             for init in ("identity", "orthogonal") for L in (10, 25, 50) for s in SEEDS]
+    runs = _results(tmp_path, specs)
+    for make in (make_spectral, make_eigenspectra, make_gradient_decay):
+        m = make(runs, tmp_path, tmp_path / "figures")
+        assert "1 diverged run left out" in m.caption, make.__name__
+        assert ("Not drawn, no run left once the diverged ones are out: RNN (ReLU), "
+                "orthogonal (3 diverged).") in m.caption, make.__name__
+        assert not any("orthogonal" in f for f in m.findings), make.__name__
+
+
+def test_the_predicted_horizon_names_a_group_whose_every_run_diverged(tmp_path):
+    from lrd.figures import predicted
+
+    runs = _results(tmp_path, [
+        dict(task="copy", model=model, length=L, seed=s, group="horizon_copy",
+             status="diverged" if model == "gru" else "complete", rate=horizon_rate(10),
+             test={"accuracy": 1.0 if L == 10 else 0.1, "loss": 1.0})
+        for model in ("rnn-tanh", "gru") for L in (10, 25, 50) for s in SEEDS])
+    made = predicted.make(runs, tmp_path, tmp_path / "figures")
+    assert "GRU" not in made.findings[0]
+    assert made.caption.endswith(" Not drawn, no run left once the diverged ones are out: "
+                                 "Copy, GRU, default, full (9 diverged).")

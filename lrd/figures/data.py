@@ -18,6 +18,8 @@ import pandas as pd
 
 from lrd import results as resultslib
 from lrd.errors import ConfigError
+from lrd.figures import style
+from lrd.results import stats as resultslib_stats
 from lrd.results.select import members, not_run, study, sweeps_of  # noqa: F401
 
 
@@ -93,6 +95,27 @@ def diverged_note(n: int, what: str = "") -> str:
     for none)."""
     return (f" {left_out_text(n, what).capitalize()}: the final weights of a diverged run are "
             "those of a blown-up model." if n else "")
+
+
+def diverged_caption(left: dict, drawn, label=None) -> str:
+    """The caption sentences for the diverged runs that ``analysed`` left out: ``left`` maps a
+    cell to its diverged runs left out, ``drawn`` holds the cells drawn. How many runs were
+    left out of drawn cells (``diverged_note``), then ``lost_text``."""
+    return (diverged_note(sum(n for k, n in left.items() if k in drawn))
+            + lost_text(left, drawn, label))
+
+
+def lost_text(left: dict, drawn, label=None) -> str:
+    """A caption sentence naming the cells of ``left`` (cell -> diverged runs left out) that
+    are not ``drawn`` at all, none of their runs left to draw, so that no cell vanishes
+    unsaid ("" if none). ``label``: a cell's name (default: a (model, init) pair, as
+    "RNN (ReLU), identity")."""
+    label = label or (lambda k: f"{style.model_label(k[0])}, {k[1]}")
+    lost = [k for k, n in left.items() if n and k not in drawn]
+    if not lost:
+        return ""
+    return (" Not drawn, no run left once the diverged ones are out: " + "; ".join(
+        f"{label(k)} ({left[k]} diverged)" for k in sorted(lost, key=str)) + ".")
 
 
 def _plain(value):
@@ -192,6 +215,14 @@ def fmt(value, digits: int = 3) -> str:
     if float(value).is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+def ci_text(values) -> str:
+    """"mean [lo, hi]" of per-seed values, the seed mean and its 95% bootstrap CI ("[n/a: one
+    seed]" for one)."""
+    ci = resultslib_stats.mean_ci(values)
+    band = f"[{fmt(ci.low)}, {fmt(ci.high)}]" if np.isfinite(ci.low) else "[n/a: one seed]"
+    return f"{fmt(ci.mean)} {band}"
 
 
 def horizon_value(row) -> tuple[float, bool]:

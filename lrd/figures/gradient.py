@@ -30,8 +30,9 @@ from matplotlib.lines import Line2D
 
 from lrd.analysis.summary import weights_are_dynamics
 from lrd.figures import style
-from lrd.figures.data import Made, Skipped, diverged_note, fmt, run_summary, seeds_text
-from lrd.figures.spectra import SWEEP, _ci_text, _left_in, _pairs
+from lrd.figures.data import (Made, Skipped, ci_text, diverged_caption, fmt, run_summary,
+                              seeds_text)
+from lrd.figures.spectra import SWEEP, analysis_pairs
 from lrd.results.stats import mean_ci
 
 
@@ -77,7 +78,7 @@ def lyapunov_max(results_dir, r) -> float:
 
 def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
     name, title = "gradient_decay", "Gradient decay"
-    pairs, mid, left = _pairs(runs, results_dir)
+    pairs, mid, left = analysis_pairs(runs, results_dir)
     pairs = {k: [p for p in v if "curve.lag" in p[2] and "curve.lag" in p[1]]
              for k, v in pairs.items()}
     pairs = {k: v for k, v in pairs.items() if v}
@@ -122,9 +123,9 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
             findings.append(
                 f"{style.model_label(model)}, {init} "
                 f"({seeds_text(len(seeds), left.get((model, init), 0))}): fitted decay rate "
-                f"{_ci_text(rates)} per step after training ({fit_range(fits)})"
+                f"{ci_text(rates)} per step after training ({fit_range(fits)})"
                 + _lyapunov_text(rates, lyap)
-                + f"; the bound's rate ln σ_max(W_hh) = {_ci_text(ln_s)} (seed mean [95% CI]).")
+                + f"; the bound's rate ln σ_max(W_hh) = {ci_text(ln_s)} (seed mean [95% CI]).")
         ax.set_yscale("log")
         ax.set_xlabel("lag T − t (steps)")
         ax.set_xlim(left=0)
@@ -156,7 +157,7 @@ def make_gradient_decay(runs, results_dir: Path, out_dir: Path):
                f"least-squares rate (ln-norm per step, {fit_range(all_fits)}, as norms that "
                "underflow to 0 are left out of the fit) beside the seed-mean ln σ_max(W_hh), "
                "the bound's rate." + _hidden_text(hidden, len(bounds), axes[0, 0].get_ylim()[1])
-               + diverged_note(_left_in(left, pairs)))
+               + diverged_caption(left, pairs))
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
@@ -186,8 +187,8 @@ def _lyapunov_text(rates, lyap) -> str:
     if not np.isfinite(lyap).any():
         return ""
     gap = [r - v for r, v in zip(rates, lyap)]
-    return (f"; the largest Lyapunov exponent of the final model λ_max = {_ci_text(lyap)}, "
-            f"rate − λ_max = {_ci_text(gap)}")
+    return (f"; the largest Lyapunov exponent of the final model λ_max = {ci_text(lyap)}, "
+            f"rate − λ_max = {ci_text(gap)}")
 
 
 def sigma_max(z) -> float:

@@ -47,8 +47,8 @@ from lrd import results as resultslib
 from lrd.figures import seeds as sd
 from lrd.figures import style
 from lrd.figures.data import (Made, Skipped, analysed, diverged_note, fmt, horizon_value,
-                              horizon_words, left_out_text, not_run, run_summary, study,
-                              sweeps_of)
+                              horizon_words, left_out_text, lost_text, not_run, run_summary,
+                              study, sweeps_of)
 
 NAME, TITLE = "predicted_horizon", "Predicted against measured memory horizon"
 TOLERANCE = 0.01
@@ -126,11 +126,17 @@ def _sweeps(runs) -> list[str]:
 
 
 def make(runs, results_dir: Path, out_dir: Path):
-    panels = []
+    panels, lost, keys = [], {}, resultslib.HORIZON_KEYS
     for sweep in _sweeps(runs) if not runs.empty else []:
         rows = study(runs, sweep)
-        if len(rows) and len(tab := table(rows, not_run(runs, sweep), results_dir)):
+        if rows.empty:
+            continue
+        tab = table(rows, not_run(runs, sweep), results_dir)
+        if len(tab):
             panels.append((sweep, rows, tab))
+        drawn = set(tab[keys].itertuples(index=False, name=None))
+        lost.update({k: n for k, n in analysed(rows)[1].groupby(keys).size().items()
+                     if k not in drawn})
     if not panels:
         return Skipped(NAME, TITLE, "no horizon_<task> or init_adding run has a decay rate in "
                        "its end-of-training analysis (record analysis.end)",
@@ -194,8 +200,15 @@ def make(runs, results_dir: Path, out_dir: Path):
                "marker: model (colour: initialisation in the init study); hollow: censored; "
                "'none': no length carried. A rate r ≥ 0 (no decay) predicts every length."
                + _quantity_text(tabs)
-               + diverged_note(int(tabs["diverged"].sum()), " of the prediction"))
+               + diverged_note(int(tabs["diverged"].sum()), " of the prediction")
+               + lost_text(lost, set(), _group_label))
     return Made(NAME, TITLE, caption, [p[0] for p in panels], files, findings)
+
+
+def _group_label(key) -> str:
+    """A (task, model, init, regime) group as "Adding, RNN (ReLU), identity, full"."""
+    task, model, init, regime = key
+    return f"{style.task_title(task)}, {style.model_label(model)}, {init}, {regime}"
 
 
 def _quantity_text(tab) -> str:

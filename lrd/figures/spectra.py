@@ -39,8 +39,8 @@ from matplotlib.lines import Line2D
 
 from lrd.figures import style
 from lrd.results.stats import mean_ci
-from lrd.figures.data import (Made, Skipped, analysed, analysis_npz, diverged_note, fmt,
-                              metrics_csv, read_record, run_summary, seeds_text, study)
+from lrd.figures.data import (Made, Skipped, analysed, analysis_npz, ci_text, diverged_caption,
+                              fmt, metrics_csv, read_record, run_summary, seeds_text, study)
 
 SWEEP = "init_adding"
 RADIUS, SIGMA = "analysis/weight_radius", "analysis/weight_sigma_max"
@@ -105,13 +105,6 @@ def _mean_ci_by(frame, key: str, cols) -> "pd.DataFrame":
             row.update({c: ci.mean, f"{c}_low": ci.low, f"{c}_high": ci.high})
         out.append(row)
     return pd.DataFrame(out)
-
-
-def _ci_text(values) -> str:
-    """'mean [lo, hi]' of per-seed values (the CI 'n/a' for one seed)."""
-    ci = mean_ci(values)
-    band = f"[{fmt(ci.low)}, {fmt(ci.high)}]" if np.isfinite(ci.low) else "[n/a: one seed]"
-    return f"{fmt(ci.mean)} {band}"
 
 
 # The line at 1 (the edge of stability), and the look of ρ and σ_max: line style, line width,
@@ -211,8 +204,8 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
                 f"{seeds_text(len(seeds), left.get((model, init), 0))}): ρ(W_hh) "
                 f"{fmt(np.mean(rho0))} → {fmt(np.mean(rho_end))}, σ_max {fmt(np.mean(sig0))} → "
                 f"{fmt(np.mean(sig_end))} (at init → {what}; 95% CI of the end values: ρ "
-                f"{_ci_text(rho_end).split(' ', 1)[1]}, "
-                f"σ_max {_ci_text(sig_end).split(' ', 1)[1]}).")
+                f"{ci_text(rho_end).split(' ', 1)[1]}, "
+                f"σ_max {ci_text(sig_end).split(' ', 1)[1]}).")
         ax.axhline(1.0, **EDGE, zorder=1, gid="edge")
         ax.set_title(f"{style.model_label(model)}, adding, T = {mid}",
                      color=style.model_color(model))
@@ -232,16 +225,11 @@ def make_spectral(runs, results_dir: Path, out_dir: Path):
                "the seeds' mean last step, so seeds that stopped early (solved) join the mean "
                "there; dots: the mean final values. Grey dash-dotted line: 1, the edge of "
                "stability; σ_max ≥ ρ always, with equality for normal matrices."
-               + diverged_note(_left_in(left, found)))
+               + diverged_caption(left, found))
     return Made(name, title, caption, [SWEEP], files, findings)
 
 
-def _left_in(left: dict, cells) -> int:
-    """How many diverged runs ``left`` (``_runs``) left out of the (model, init) ``cells``."""
-    return sum(n for k, n in left.items() if k in cells)
-
-
-def _pairs(runs, results_dir):
+def analysis_pairs(runs, results_dir):
     """``(pairs, mid, left)``: (model, init) -> [(row, analysis_init, analysis_end), ...],
     every seed with both files, lowest seed first; the sweep's middle length; the diverged
     runs left out (``_runs``)."""
@@ -311,7 +299,7 @@ def _eig_finding(model, init, seeds, left: int) -> str:
     rho0 = [float(np.abs(_eig(a)).max()) for _, a, _ in seeds]
     rho1 = [float(np.abs(_eig(b)).max()) for _, _, b in seeds]
     return (f"{style.model_label(model)}, {init} ({seeds_text(len(seeds), left)}): ρ(W_hh) "
-            f"{_ci_text(rho0)} at init, {_ci_text(rho1)} after training (seed mean [95% CI]).")
+            f"{ci_text(rho0)} at init, {ci_text(rho1)} after training (seed mean [95% CI]).")
 
 
 def _eig_figure(n_rows: int, n_cols: int):
@@ -323,7 +311,7 @@ def _eig_figure(n_rows: int, n_cols: int):
 
 def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
     name, title = "eigenspectra", "Eigenspectra of W_hh"
-    pairs, mid, left = _pairs(runs, results_dir)
+    pairs, mid, left = analysis_pairs(runs, results_dir)
     pairs = {k: [p for p in v if len(_eig(p[1])) and len(_eig(p[2]))]
              for k, v in pairs.items()}
     pairs = {k: v for k, v in pairs.items() if v}
@@ -368,5 +356,5 @@ def make_eigenspectra(runs, results_dir: Path, out_dir: Path):
                + "; small dots in the model's colour after training, open dark "
                "circles at initialisation drawn over them, dashed the unit circle (|λ| > 1: "
                "directions that grow without the nonlinearity)."
-               + diverged_note(_left_in(left, pairs)))
+               + diverged_caption(left, pairs))
     return Made(name, title, caption, [SWEEP], files, findings)
