@@ -188,6 +188,14 @@ def test_mixed_cells_name_the_cells_whose_seeds_span_revisions():
                                    "differ: copy, lstm at 10 (bbbbbbb ×2, aaaaaaa ×1).")
     assert mixed(timing[timing["run_id"] != "a"], runs) == ""     # one revision per cell
     assert mixed(pd.DataFrame({"run_id": ["a"]}), runs) == ""
+    # seed 0 at 10 run again at another setting, with a better validation score: it is the
+    # seed's run, and the cell is made at one revision; with a worse one, a is kept
+    again = pd.concat([runs.assign(**{"val.accuracy": 0.5}),
+                       pd.DataFrame([row("h", 10, 0)]).assign(**{"val.accuracy": 0.9})])
+    timing = pd.concat([timing, pd.DataFrame({"run_id": ["h"], "env.git_commit": ["b" * 40]})])
+    assert mixed(timing, again) == ""
+    again.loc[again["run_id"] == "h", "val.accuracy"] = 0.1
+    assert "copy, lstm at 10 (bbbbbbb ×2, aaaaaaa ×1)" in mixed(timing, again)
 
 
 def test_cells_that_merge_runs_of_different_settings_are_named():

@@ -159,11 +159,12 @@ def _sorted_values(col: pd.Series) -> list[str]:
 
 def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:
     """" Mixed cells: ..." the cells (task, model, init, regime, length) whose measured seeds
-    were made at different revisions, with the count per revision; "" if none."""
+    were made at different revisions, with the count per revision; "" if none. A seed counts
+    by the run every score keeps (``lrd.results.tuned``), not by the runs tuning dropped."""
     if "env.git_commit" not in timing or runs.empty or "run_id" not in runs:
         return ""
     rev = timing.set_index("run_id")["env.git_commit"].dropna().astype(str).str[:7]
-    rows = runs[~runs["status"].isin(["failed", resultslib.SKIPPED])]
+    rows = resultslib.tuned(runs[~runs["status"].isin(["failed", resultslib.SKIPPED])])
     rows = rows.assign(rev=rows["run_id"].map(rev)).dropna(subset=["rev"])
     out = []
     for name, g in _cells(rows):
