@@ -289,3 +289,36 @@ def test_merged_settings_list_numbers_in_numeric_order_and_ignore_unrecorded_fie
                          {**base, "run_id": "b", "seed": 0, "config.seed": 0,
                           "config.train.max_steps": 4000, "config.model.chrono": 40}])
     assert settings(runs).endswith("copy, lstm at 10 (train.max_steps: 4000, 10000).")
+
+
+def test_a_seed_another_sweep_ran_better_is_pooled_and_named(tmp_path):
+    """A second sweep reran seed 0 of the LSTM's prefix-sum cell at 20 at another setting,
+    with a better validation score: the prefix-sum table and the generalisation figure count
+    the seed by that run, and the report says so under both."""
+    import json
+
+    from lrd.cli import main
+    from test_figures import write_run
+
+    root = build(tmp_path, seeds=(0, 1, 2), studies=("prefix",), analysis=False)
+    lengths = {str(n): {"accuracy": 0.5, "loss": 0.5} for n in PREFIX_TESTS}
+    rid = write_run(root / "runs", task="prefix_sum", model="lstm", length=20, seed=0,
+                    group="lr_sweep", test={"accuracy": 0.5, "loss": 0.5}, lengths=lengths)
+    for d in (root / "runs").iterdir():
+        if (d / "record.json").is_file():
+            rec = json.loads((d / "record.json").read_text())
+            rec["metrics"]["val"] = {"accuracy": 0.9 if d.name == rid else 0.8}
+            (d / "record.json").write_text(json.dumps(rec))
+    from lrd import results as resultslib
+    resultslib.write(root / "runs", root)
+    assert main(["figures", "--results", str(root)]) == 0
+    t = pd.read_csv(root / "tables" / "prefix_sum.csv")
+    row = t[(t.train_length == 20) & (t.regime == "full") & (t.model == "lstm")].iloc[0]
+    seeds = [0.5] + [prefix_accuracy(20, "full", "lstm", 5000, s) for s in (1, 2)]
+    from lrd.results.scores import ci_text
+    from lrd.results.stats import mean_ci
+    assert row["acc@5000"] == ci_text(mean_ci(seeds)) and row["seeds"] == 3
+    text = (root / "README.md").read_text()
+    pooled = ("Pooled: 1 seed of 1 cell here counts by a run that another sweep made of the "
+              "same cell and seed at other settings (`lr_sweep`)")
+    assert text.count(pooled) == 2          # under the generalisation figure and the table

@@ -54,5 +54,5 @@ def test_borrowed_runs_are_named_with_their_sweep():
     assert list(borrowed(RUNS, ["lr"])["run_id"]) == ["a1"]
     assert borrowed(RUNS, ["positions", "lr"]).empty
     text = borrowed_text(RUNS, ["positions"])
-    assert text.startswith("Pooled: 1 seed of 1 cell here") and "(`lr`)" in text
+    assert text.startswith("Pooled: 1 seed of 1 cell here counts by") and "(`lr`)" in text
     assert borrowed_text(RUNS, ["positions", "lr"]) == ""

@@ -87,7 +87,7 @@ def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
     cells = len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
     others = ", ".join(f"`{g}`" for g in sorted(set(b["group"].astype(str))))
     return (f"Pooled: {len(b)} seed{'' if len(b) == 1 else 's'} of {cells} "
-            f"cell{'' if cells == 1 else 's'} here count by a run that another sweep made of "
+            f"cell{'' if cells == 1 else 's'} here count{'s' if len(b) == 1 else ''} by a run that another sweep made of "
             f"the same cell and seed at other settings ({others}): a seed counts by its run "
             "with the best validation score over every sweep that ran it.")
 
