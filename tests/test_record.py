@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,30 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     target.write_text(OLD)
     torn_write(monkeypatch, target, NEW)
     assert files(tmp_path) == ["horizon.csv"]
+
+
+def test_a_figure_that_fails_while_saving_leaves_the_old_files(tmp_path, monkeypatch):
+    """``lrd.figures.style.save`` writes through ``replace_atomic``: a savefig that dies half
+    way (here after writing half a PDF) leaves the committed PDF and PNG as they were."""
+    from matplotlib.figure import Figure
+
+    from lrd.figures import style
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [0, 1])
+    style.save(fig, tmp_path, "f")
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(old) == ["f.pdf", "f.png"] and old["f.pdf"].startswith(b"%PDF")
+
+    def dies(self, fname, **kw):
+        Path(fname).write_bytes(b"%PDF-1.4 half")
+        raise OSError(28, "No space left on device")
+
+    fig.add_subplot().plot([1, 0], [0, 1])
+    monkeypatch.setattr(Figure, "savefig", dies)
+    with pytest.raises(OSError):
+        style.save(fig, tmp_path, "f")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
 
 
 # -- run folders ----------------------------------------------------------------------------------

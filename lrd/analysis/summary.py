@@ -38,6 +38,7 @@ from lrd.analysis.jacobians import is_recurrent, model_inputs
 from lrd.analysis.lyapunov import lyapunov
 from lrd.analysis.spectra import jacobian_spectra, time_constants, weight_spectra
 from lrd.models import MODELS
+from lrd.training import record
 
 CURVE_COLUMNS = ("lag", "t", "grad_norm", "jacobian_norm", "jacobian_norm_min",
                  "jacobian_norm_max")
@@ -242,8 +243,9 @@ def write_figures(results: dict[str, dict], out_dir) -> list[Path]:
     paths = []
     for name, fig in figures(results).items():
         for ext in ("png", "pdf"):
-            fig.savefig(out_dir / f"{name}.{ext}", dpi=150)
-            paths.append(out_dir / f"{name}.{ext}")
+            paths.append(record.replace_atomic(
+                out_dir / f"{name}.{ext}",
+                lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=150)))
     return paths
 
 

@@ -22,6 +22,7 @@ from lrd.models import MODELS  # noqa: E402
 from lrd.models.base import UNKNOWN_COLOR, UNKNOWN_MARKER, Look  # noqa: E402
 from lrd.models.init import SCHEMES  # noqa: E402
 from lrd.tasks import TASKS  # noqa: E402
+from lrd.training.record import replace_atomic  # noqa: E402
 
 COLUMN = 3.3   # inches, one column of a two-column paper
 PAGE = 6.9     # inches, full text width
@@ -130,14 +131,16 @@ def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
 
 def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
     """``name``.pdf and ``name``.png under ``out_dir``, without timestamps where matplotlib
-    allows it (PDF CreationDate, PNG Software), so reruns change as little as possible."""
+    allows it (PDF CreationDate, PNG Software), so reruns change as little as possible; each
+    written whole or not at all (``replace_atomic``), also when two processes draw at once."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{name}.pdf", out_dir / f"{name}.png"]
+    pdf, png = out_dir / f"{name}.pdf", out_dir / f"{name}.png"
     with matplotlib.rc_context(RC):
-        fig.savefig(paths[0], metadata={"CreationDate": None, "Producer": None,
-                                        "Creator": None})
-        fig.savefig(paths[1], dpi=200, metadata={"Software": None})
-    return paths
+        replace_atomic(pdf, lambda tmp: fig.savefig(tmp, format="pdf", metadata={
+            "CreationDate": None, "Producer": None, "Creator": None}))
+        replace_atomic(png, lambda tmp: fig.savefig(tmp, format="png", dpi=200,
+                                                    metadata={"Software": None}))
+    return [pdf, png]
 
 
 def draw_baseline(ax, x, y, text: str = "memoryless baseline"):

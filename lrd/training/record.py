@@ -45,13 +45,21 @@ def finish(staging: Path, record: dict) -> Path:
 def write_atomic(path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename, so a reader sees the
     old file or the new one, never half of one (also when processes write at once)."""
+    return replace_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def replace_atomic(path, write) -> Path:
+    """``write(tmp)`` writes the new contents to ``tmp``, a file beside ``path`` (its name ends
+    in ``.tmp``: give writers that read the format from the name the format), then ``tmp``
+    replaces ``path`` by a rename: a reader sees the old file or the new one, never half of
+    one, and a failed write leaves the old file and no debris."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)   # a failed write leaves the old file and no debris
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
