@@ -188,3 +188,21 @@ def test_records_without_a_diverged_column_still_count(runs, results_dir):
     t = budget.budget_table(runs.drop(columns=["diverged"]), results_dir).set_index("model")
     assert t.loc["rnn-tanh", "seeds"] == 4      # r2 no longer known to have diverged
     assert budget.budget_table(runs.drop(columns=["steps"]), results_dir).empty
+
+
+def test_a_skip_whose_failure_was_still_improving_says_so(runs, results_dir):
+    """The horizon search skipped 200 and 500 above the failed cells at 100: the LSTM's
+    failure there was still improving (a skip that may be the budget's), the GRU's was not."""
+    from lrd.results.tables import horizon_table
+
+    assert budget.improving(budget.budget_table(runs, results_dir)) == {
+        ("copy", "lstm", "default", "full", 100)}
+    skipped = [{**run(f"x{m}{n}{s}", s, length=n, model=m, steps=0), "status": "skipped",
+                "failed_at": 100} for m in ("lstm", "gru") for n in (200, 500) for s in range(3)]
+    both = pd.concat([runs, pd.DataFrame(skipped)], ignore_index=True)
+    h = horizon_table(both, results_dir).set_index("model")["not_run"]
+    assert h["lstm"] == ("200, 500 not run (failed at T=100, still improving there when its "
+                         "step budget ran out)")
+    assert h["gru"] == "200, 500 not run (failed at T=100)"
+    assert horizon_table(both).set_index("model").loc["lstm", "not_run"] == \
+        "200, 500 not run (failed at T=100)"      # without the curves: no verdict to add

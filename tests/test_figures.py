@@ -125,8 +125,9 @@ def build(root: Path, seeds=(0, 1, 2),
 
     As in a real study, a cell (task, model, init, regime, length, position) and seed that two
     studies run is one run, written by the first and listed for both in their plans
-    (``_sweeps/<group>.txt``); the prefix-sum study is written first, so that its runs (with
-    their test lengths) are the horizon study's at the lengths both run."""
+    (``_sweeps/<group>.txt``). The prefix-sum and init studies are written first, so that
+    their runs (with test lengths, with analysis files) are the horizon study's where both
+    ran the cell."""
     runs_dir = root / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     written: dict[tuple, str] = {}
@@ -153,16 +154,6 @@ def build(root: Path, seeds=(0, 1, 2),
                         put(task="prefix_sum", model=model, length=L, seed=s,
                             group="prefix_sum_study", regime=regime,
                             test=dict(lengths[str(L)]), lengths=lengths)
-    if "horizon" in studies:
-        for task, lengths in HORIZON_LENGTHS.items():
-            t = _task(task)
-            for model, up_to in SOLVES_UP_TO.items():
-                for L in lengths:
-                    for s in seeds:
-                        v = _value(t, L, up_to, s)
-                        put(task=task, model=model, length=L, seed=s, group=f"horizon_{task}",
-                            test={t.solved_metric: v, "loss": v},
-                            rate=horizon_rate(up_to) if analysis else None)
     if "init" in studies:
         for model in ("rnn-tanh", "rnn-relu"):
             for init in ("default", "xavier", "orthogonal", "identity", "gaussian"):
@@ -173,6 +164,16 @@ def build(root: Path, seeds=(0, 1, 2),
                         v = _value(_task("adding"), L, up_to, s)
                         put(task="adding", model=model, length=L, seed=s, group="init_adding",
                             init=init, analysis=analysis, test={"mse": v, "loss": v})
+    if "horizon" in studies:
+        for task, lengths in HORIZON_LENGTHS.items():
+            t = _task(task)
+            for model, up_to in SOLVES_UP_TO.items():
+                for L in lengths:
+                    for s in seeds:
+                        v = _value(t, L, up_to, s)
+                        put(task=task, model=model, length=L, seed=s, group=f"horizon_{task}",
+                            test={t.solved_metric: v, "loss": v},
+                            rate=horizon_rate(up_to) if analysis else None)
     if "regime" in studies:
         # full BPTT is the horizon study's LSTM (solves up to 40) where both studies ran
         for regime, up_to in {"full": 40, "truncated": 5, "teacher_forcing": 20,
@@ -218,6 +219,20 @@ def test_every_figure_is_drawn(full):
         for ext in ("pdf", "png"):
             path = full / "figures" / f"{name}.{ext}"
             assert path.exists() and path.stat().st_size > 1000, path
+
+
+def test_every_init_cell_is_in_the_analysis_figures(full):
+    """The init study's cells that the horizon study also ran (tanh RNN, default init) are
+    one run each, with its analysis files: every (model, init) cell is drawn."""
+    from lrd.figures.data import load_runs
+    from lrd.figures.gradient import make_gradient_decay
+    from lrd.figures.spectra import make_eigenspectra, make_spectral
+
+    runs = load_runs(full)
+    for make in (make_spectral, make_eigenspectra, make_gradient_decay):
+        m = make(runs, full, full / "figures")
+        assert len(m.findings) == 10, make.__name__
+        assert any(f.startswith("RNN (tanh), default (") for f in m.findings), make.__name__
 
 
 def test_make_all_reports_what_it_made(tmp_path):

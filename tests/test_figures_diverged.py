@@ -104,7 +104,7 @@ def test_a_cell_whose_every_run_diverged_is_named_not_dropped(tmp_path):
     for make in (make_spectral, make_eigenspectra, make_gradient_decay):
         m = make(runs, tmp_path, tmp_path / "figures")
         assert "1 diverged run left out" in m.caption, make.__name__
-        assert ("Not drawn, no run left once the diverged ones are out: RNN (ReLU), "
+        assert ("Not drawn (diverged runs left out, and no other run drawn): RNN (ReLU), "
                 "orthogonal (3 diverged).") in m.caption, make.__name__
         assert not any("orthogonal" in f for f in m.findings), make.__name__
 
@@ -119,5 +119,20 @@ def test_the_predicted_horizon_names_a_group_whose_every_run_diverged(tmp_path):
         for model in ("rnn-tanh", "gru") for L in (10, 25, 50) for s in SEEDS])
     made = predicted.make(runs, tmp_path, tmp_path / "figures")
     assert "GRU" not in made.findings[0]
-    assert made.caption.endswith(" Not drawn, no run left once the diverged ones are out: "
+    assert made.caption.endswith(" Not drawn (diverged runs left out, and no other run drawn): "
                                  "Copy, GRU, default, full (9 diverged).")
+
+
+def test_a_group_drawn_in_one_panel_is_not_named_lost_for_another(tmp_path):
+    """The tanh RNN's adding group is drawn in the horizon_adding panel; its init_adding runs
+    (other lengths) all diverged: the group is not "not drawn", and no run counts twice."""
+    from lrd.figures import predicted
+
+    runs = _results(tmp_path, [
+        dict(task="adding", model="rnn-tanh", length=L, seed=s, group=group, status=status,
+             rate=horizon_rate(10), test={"mse": 0.004 if L == 10 else 0.16, "loss": 0.16})
+        for group, status, lengths in (("horizon_adding", "complete", (10, 25, 50)),
+                                       ("init_adding", "diverged", (40, 80)))
+        for L in lengths for s in SEEDS])
+    made = predicted.make(runs, tmp_path, tmp_path / "figures")
+    assert "Not drawn" not in made.caption

@@ -52,7 +52,31 @@ def test_a_run_listed_for_a_sweep_is_its_own_not_borrowed():
 def test_borrowed_runs_are_named_with_their_sweep():
     assert list(borrowed(RUNS, ["positions"])["run_id"]) == ["b0"]
     assert list(borrowed(RUNS, ["lr"])["run_id"]) == ["a1"]
-    assert borrowed(RUNS, ["positions", "lr"]).empty
-    text = borrowed_text(RUNS, ["positions"])
-    assert text.startswith("Pooled: 1 seed of 1 cell here counts by") and "(`lr`)" in text
-    assert borrowed_text(RUNS, ["positions", "lr"]) == ""
+    # each sweep alone, as a figure draws each sweep's panel apart
+    assert sorted(borrowed(RUNS, ["positions", "lr"])["run_id"]) == ["a1", "b0"]
+    assert borrowed_text(RUNS, ["positions"]) == (
+        "Pooled: 1 seed of 1 cell here counts by a run that another sweep made of the same "
+        "cell and seed at other settings (`lr`): a seed counts by its run with the best "
+        "validation score over every sweep that ran it.")
+    assert borrowed_text(RUNS, ["positions", "lr"]).startswith(
+        "Pooled: 2 seeds of 1 cell here count by runs that other sweeps made of the same cell "
+        "and seed at other settings (`lr`, `positions`)")
+    assert borrowed_text(RUNS, ["other"]) == ""
+
+
+def test_a_failed_run_of_another_sweep_never_stands_for_a_seed():
+    """Only measured runs pool: a failed run (no score) would otherwise outrank a diverged
+    one, which ranks last among measured runs."""
+    runs = pd.DataFrame([_run("p0", "own", 0, 0.9, status="diverged"),
+                         _run("q0", "else", 0, float("nan"), status="failed")])
+    assert list(study(runs, "own")["run_id"]) == ["p0"]
+    assert study(runs, "else").empty
+
+
+def test_rows_keep_their_order_and_unusual_frames_stay_the_sweeps_own():
+    backwards = RUNS.iloc[::-1]
+    assert list(study(backwards, "positions")["run_id"]) == ["b0", "a20", "a1"]
+    no_seed = RUNS.drop(columns="seed")            # nothing to pool by: the sweep's own runs
+    assert sorted(study(no_seed, "positions")["run_id"]) == ["a0", "a1", "a20"]
+    unknown = RUNS.assign(init=None)               # an unknown init is one value, as in tuned
+    assert sorted(study(unknown, "positions")["run_id"]) == ["a1", "a20", "b0"]

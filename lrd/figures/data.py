@@ -107,14 +107,14 @@ def diverged_caption(left: dict, drawn, label=None) -> str:
 
 def lost_text(left: dict, drawn, label=None) -> str:
     """A caption sentence naming the cells of ``left`` (cell -> diverged runs left out) that
-    are not ``drawn`` at all, none of their runs left to draw, so that no cell vanishes
-    unsaid ("" if none). ``label``: a cell's name (default: a (model, init) pair, as
+    are not ``drawn`` at all, so that no cell with a diverged run vanishes unsaid ("" if
+    none). ``label``: a cell's name (default: a (model, init) pair, as
     "RNN (ReLU), identity")."""
     label = label or (lambda k: f"{style.model_label(k[0])}, {k[1]}")
     lost = [k for k, n in left.items() if n and k not in drawn]
     if not lost:
         return ""
-    return (" Not drawn, no run left once the diverged ones are out: " + "; ".join(
+    return (" Not drawn (diverged runs left out, and no other run drawn): " + "; ".join(
         f"{label(k)} ({left[k]} diverged)" for k in sorted(lost, key=str)) + ".")
 
 

@@ -83,6 +83,9 @@ def make(runs, results_dir: Path, out_dir: Path):
     fig, axes = style.figure(style.PAGE if n > 1 else style.COLUMN, 2.15 * nrows + 0.35,
                              nrows, ncols)
     models_seen, findings, any_skipped = [], [], False
+    from lrd.results.budget import budget_table, improving   # it reads figures.data itself
+
+    limited = improving(budget_table(runs, results_dir))   # skips that may be the budget's
     for ax, name in zip(axes.flat, tasks):
         rows = study(runs, f"horizon_{name}")
         skipped = not_run(runs, f"horizon_{name}")
@@ -140,7 +143,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.set_xlabel(style.length_axis(name))
         ax.set_ylabel(sd.score_label(m) + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
-        findings.append(_finding(name, rows, skipped))
+        findings.append(_finding(name, rows, skipped, limited))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
@@ -209,7 +212,7 @@ def _model_horizon(name: str, rows, model: str, h) -> str:
             + (f" ({'; '.join(notes)})" if notes else ""))
 
 
-def _finding(name: str, rows, skipped=None) -> str:
+def _finding(name: str, rows, skipped=None, limited=frozenset()) -> str:
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
     parts = [_model_horizon(name, rows, model, h[h["model"] == model].iloc[0])
@@ -219,6 +222,7 @@ def _finding(name: str, rows, skipped=None) -> str:
             f"table, lengths up to {top}): " + ", ".join(parts) + ".")
     if skipped is not None and len(skipped):
         text += " Not run by the horizon search: " + "; ".join(
-            f"{style.model_label(model)} {not_run_text(skipped[skipped['model'] == model])}"
+            f"{style.model_label(model)} "
+            f"{not_run_text(skipped[skipped['model'] == model], limited)}"
             for model in style.ordered(skipped["model"].unique(), style.model_order())) + "."
     return text

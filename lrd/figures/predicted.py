@@ -126,7 +126,7 @@ def _sweeps(runs) -> list[str]:
 
 
 def make(runs, results_dir: Path, out_dir: Path):
-    panels, lost, keys = [], {}, resultslib.HORIZON_KEYS
+    panels, drawn, gone, keys = [], set(), [], resultslib.HORIZON_KEYS
     for sweep in _sweeps(runs) if not runs.empty else []:
         rows = study(runs, sweep)
         if rows.empty:
@@ -134,9 +134,11 @@ def make(runs, results_dir: Path, out_dir: Path):
         tab = table(rows, not_run(runs, sweep), results_dir)
         if len(tab):
             panels.append((sweep, rows, tab))
-        drawn = set(tab[keys].itertuples(index=False, name=None))
-        lost.update({k: n for k, n in analysed(rows)[1].groupby(keys).size().items()
-                     if k not in drawn})
+        drawn |= set(tab[keys].itertuples(index=False, name=None))
+        gone.append(analysed(rows)[1])
+    gone = pd.concat(gone).drop_duplicates("run_id") if gone else pd.DataFrame()
+    lost = {k: n for k, n in gone.groupby(keys).size().items() if k not in drawn} \
+        if len(gone) else {}
     if not panels:
         return Skipped(NAME, TITLE, "no horizon_<task> or init_adding run has a decay rate in "
                        "its end-of-training analysis (record analysis.end)",

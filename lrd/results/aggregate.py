@@ -24,7 +24,7 @@ failures above ``failed_at`` are real (the search's premise), and uncensored (``
 measured); ``max_length`` is the largest length of the grid, run or not, and a ``not_run``
 column (only when some run was not run) names the lengths not run and why, e.g.
 "50, 100, 200 not run (failed at T=20)". Figures never draw them as measurements
-(``lrd.figures.data.study`` leaves them out; the horizon figure marks them apart).
+(``lrd.results.select.study`` leaves them out; the horizon figure marks them apart).
 
 Every table is derived from the records alone; nothing is edited by hand.
 """
@@ -278,16 +278,24 @@ def _horizon_of(runs: pd.DataFrame, solved: pd.Series) -> pd.Series:
     return out
 
 
-def not_run(skipped: pd.DataFrame) -> str:
+def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     """The lengths of ``skipped`` (rows of one group) and why: "50, 100 not run (failed at
-    T=20)"; "" if none."""
+    T=20)"; "" if none. ``improving``: the cells (task, model, init, regime, length) whose
+    failed seeds were still improving when their step budget ran out (``lrd.results.budget``);
+    a failure that skipped the lengths and is one of them is said to be so, since the search
+    may then have stopped for want of steps."""
     if skipped.empty:
         return ""
     lengths = ", ".join(str(int(n)) for n in sorted(skipped["length"].unique()))
     failed = sorted(int(t) for t in pd.to_numeric(skipped["failed_at"], errors="coerce").dropna()
                     .unique()) if "failed_at" in skipped else []
-    why = f" (failed at T={'/'.join(map(str, failed))})" if failed else ""
-    return f"{lengths} not run{why}"
+    key = tuple(skipped[HORIZON_KEYS].iloc[0]) if set(HORIZON_KEYS) <= set(skipped) else ()
+    limited = [t for t in failed if (*key, t) in improving]
+    why = f" (failed at T={'/'.join(map(str, failed))}" if failed else ""
+    if limited:
+        where = "there" if limited == failed else "at T=" + "/".join(map(str, limited))
+        why += f", still improving {where} when its step budget ran out"
+    return f"{lengths} not run{why}{')' if failed else ''}"
 
 
 def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:

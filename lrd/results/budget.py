@@ -102,6 +102,15 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     return t[COLUMNS]
 
 
+def improving(table: pd.DataFrame) -> frozenset:
+    """The cells (task, model, init, regime, length) of a ``budget_table`` whose verdict is
+    "still improving"."""
+    if table.empty:
+        return frozenset()
+    rows = table[table["verdict"] == VERDICTS[0]]
+    return frozenset((*k[:-1], int(k[-1])) for k in rows[sc.KEYS].itertuples(index=False))
+
+
 def _cell(rows: pd.DataFrame, spent: pd.Index, budget: pd.Series, results_dir) -> dict | None:
     """The seeds, end, fall and verdict of one failed cell from its ``spent`` runs (those that
     used their budget); ``NOT_USED`` without any; None if none of them has a curve."""

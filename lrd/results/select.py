@@ -47,35 +47,29 @@ def _measured(runs: pd.DataFrame) -> pd.Series:
 
 def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
     """The measured runs of the sweep ``group``, one per seed of each cell, pooled over every
-    sweep that ran the cell (see the module); ``tune=False``: every run of this sweep (what it
-    tried), nothing pooled. Rows keep the order of ``runs``."""
+    sweep that ran the cell and seed (see the module); ``tune=False``: every run of this
+    sweep (what it tried), nothing pooled. Rows keep the order of ``runs``."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
     measured = _measured(runs)
-    own = runs[members(runs, group) & measured]
+    own = members(runs, group) & measured
     if not tune:
-        return own.reset_index(drop=True)
-    if own.empty or not set(CELL) <= set(runs):
-        return tuned(own).reset_index(drop=True)
-    cells = own[CELL].drop_duplicates()
-    keyed = runs[measured].reset_index().merge(cells, on=CELL, how="inner")
-    pooled = runs.loc[sorted(keyed["index"])]
-    # only the seeds this sweep ran: another sweep's extra seeds of a cell are not its study
-    pooled = pooled[pooled.set_index(CELL + ["seed"]).index.isin(
-        own.set_index(CELL + ["seed"]).index)] if "seed" in runs else pooled
-    return tuned(pooled).reset_index(drop=True)
+        return runs[own].reset_index(drop=True)
+    key = CELL + ["seed"]
+    if set(key) <= set(runs):   # pool: every measured run of a cell and seed this sweep ran
+        index = pd.MultiIndex.from_frame(runs[key])
+        own = measured & index.isin(index[own.to_numpy()])
+    return tuned(runs[own]).reset_index(drop=True)
 
 
 def borrowed(runs: pd.DataFrame, sweeps) -> pd.DataFrame:
-    """The runs that the studies of ``sweeps`` keep (``study``) but that none of them ran:
-    another sweep's run of the same cell and seed at other settings, which won the seed."""
-    kept = [study(runs, s) for s in sweeps]
-    kept = [k for k in kept if not k.empty]
+    """The runs that a study of ``sweeps`` keeps (``study``) but that its own sweep did not
+    run: another sweep's run of the same cell and seed at other settings, which won the
+    seed. Each sweep is taken alone, as a figure draws each sweep's panel apart."""
+    kept = [k[~members(k, s)] for s in sweeps if not (k := study(runs, s)).empty]
     if not kept:
         return runs.iloc[0:0]
-    rows = pd.concat(kept, ignore_index=True).drop_duplicates("run_id")
-    mine = pd.concat([members(rows, s) for s in sweeps], axis=1).any(axis=1)
-    return rows[~mine].reset_index(drop=True)
+    return pd.concat(kept, ignore_index=True).drop_duplicates("run_id").reset_index(drop=True)
 
 
 def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
@@ -84,12 +78,13 @@ def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
     b = borrowed(runs, sweeps)
     if b.empty:
         return ""
-    cells = len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
-    others = ", ".join(f"`{g}`" for g in sorted(set(b["group"].astype(str))))
-    return (f"Pooled: {len(b)} seed{'' if len(b) == 1 else 's'} of {cells} "
-            f"cell{'' if cells == 1 else 's'} here count{'s' if len(b) == 1 else ''} by a run that another sweep made of "
-            f"the same cell and seed at other settings ({others}): a seed counts by its run "
-            "with the best validation score over every sweep that ran it.")
+    n, cells = len(b), len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
+    groups = sorted(set(b["group"].astype(str)))
+    return (f"Pooled: {n} seed{'' if n == 1 else 's'} of {cells} cell{'' if cells == 1 else 's'}"
+            f" here count{'s' if n == 1 else ''} by {'a run' if n == 1 else 'runs'} that "
+            f"{'another sweep' if len(groups) == 1 else 'other sweeps'} made of the same cell "
+            f"and seed at other settings ({', '.join(f'`{g}`' for g in groups)}): a seed "
+            "counts by its run with the best validation score over every sweep that ran it.")
 
 
 def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:

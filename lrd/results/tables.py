@@ -36,7 +36,8 @@ from lrd import results as resultslib
 from lrd.figures import style
 from lrd.figures.data import load_runs
 from lrd.results import scores as sc
-from lrd.results.budget import budget_table
+from lrd.results.aggregate import not_run
+from lrd.results.budget import budget_table, improving
 from lrd.results.select import study
 from lrd.tasks.prefix_sum import PrefixSum
 from lrd.training.record import write_atomic
@@ -66,7 +67,9 @@ def horizon_text(value, longest) -> str:
     return f"≥ {value}" if value > 0 and value == int(longest) else str(value)
 
 
-def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:
+def horizon_table(runs: pd.DataFrame, results_dir=None) -> pd.DataFrame:
+    """``lrd.results.horizon`` as the report shows it; with ``results_dir`` (its training
+    curves), a skip whose failure was still improving when its budget ran out says so."""
     h = resultslib.horizon(runs) if not runs.empty else resultslib.horizon(pd.DataFrame())
     if h.empty:
         return pd.DataFrame(columns=["task", "model", "init", "regime", "horizon",
@@ -77,9 +80,21 @@ def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:
                 for v, n, k in zip(h[c], h["longest_run"], h["seeds"])]
     for c in ("max_length", "seeds"):
         h[c] = h[c].astype(int)
+    if "not_run" in h and results_dir is not None:
+        h["not_run"] = skips_text(runs, h, improving(budget_table(runs, results_dir)))
     cols = ["task", "model", "init", "regime", "horizon", "horizon_strict", "horizon_loose",
             "max_length", "seeds"]
     return h[cols + (["not_run"] if "not_run" in h else [])]
+
+
+def skips_text(runs: pd.DataFrame, groups: pd.DataFrame, limited=frozenset()) -> list[str]:
+    """Per row of ``groups`` (task, model, init, regime), the lengths the horizon search did
+    not run and why (``lrd.results.aggregate.not_run``), marking a failure that was still
+    improving when its budget ran out (``limited``, ``lrd.results.budget.improving``)."""
+    keys = resultslib.HORIZON_KEYS
+    skipped = runs[runs["status"] == resultslib.SKIPPED] if "status" in runs else runs.iloc[0:0]
+    return [not_run(skipped[(skipped[keys] == tuple(k)).all(axis=1)], limited)
+            if len(skipped) else "" for k in groups[keys].itertuples(index=False)]
 
 
 def prefix_sum_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -211,8 +226,10 @@ TABLES = {
                      "the same with the solve tolerance halved (horizon_strict) and doubled "
                      "(horizon_loose); the largest length of the grid and the fewest seeds "
                      "measured at a length; not_run (if any): the lengths the horizon search "
-                     "did not run, because every seed failed at a shorter length T.",
-                     horizon_table),
+                     "did not run, because every seed failed at a shorter length T (and "
+                     "whether those seeds were still improving when their step budget ran "
+                     "out: the search may then have stopped for want of steps).",
+                     horizon_table, curves=True),
     PrefixSum.name: Table(f"{PrefixSum.label} mod n: test accuracy of the final model, seed "
                           "mean [95% bootstrap CI], at the training length (acc@train) and at "
                           "each test length (acc@N), per training length, regime and model.",
