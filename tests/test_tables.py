@@ -337,6 +337,13 @@ def test_a_cell_the_search_did_not_run_is_named_and_stops_an_agree():
     assert literature.verdict(found) == "partly"
     assert "| LSTM | 750 | – | – | not run | loss/baseline < 0.9 | not run: every seed failed " \
         "at T=400 |" in literature.section(pd.DataFrame(rows))
+    # where that failure was still improving when its budget ran out, the cell says so
+    limited = {("adding", "lstm", "default", "full", 400)}
+    found = literature.cells(ADDING, pd.DataFrame(rows), limited)
+    cell = next(c for c in found if c.model == "lstm" and c.length == 750)
+    assert cell.verdict == ("not run: every seed failed at T=400, still improving when its "
+                            "step budget ran out")
+    assert literature.verdict(found) == "partly"
 
 
 def test_a_subject_without_a_claim_is_reported_and_the_spec_claim_has_no_overall_verdict():

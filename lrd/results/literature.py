@@ -61,6 +61,7 @@ import pandas as pd
 
 from lrd.results.select import not_run, study
 from lrd.results import scores as sc
+from lrd.results.budget import improving
 
 MIN_SEEDS = sc.MIN_SEEDS
 LOSS_CUT = sc.LOSS_CUT
@@ -281,7 +282,7 @@ def judge(values: list[float], cut: float, side: str, diverged: int = 0,
     return ci, "agree" if sides == {side} else "disagree"
 
 
-def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
+def cells(f: Finding, runs: pd.DataFrame, limited=frozenset()) -> list[Cell]:
     """Every cell of ``f`` on ``runs``: measured or not (see the module docstring)."""
     rows = _rows(runs, f)
     out = []
@@ -301,7 +302,7 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
                 for t in f.test_lengths or [None]:
                     values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
                     ci, v = judge(values, f.cut, sub.side, sc.diverged_seeds(at), fail)
-                    if not values and (why := _not_run(runs, f, sub, label, n)):
+                    if not values and (why := _not_run(runs, f, sub, label, n, limited)):
                         v = why
                     elif v in JUDGED and sub.side is None:
                         v = NO_CLAIM
@@ -314,10 +315,13 @@ def cells(f: Finding, runs: pd.DataFrame) -> list[Cell]:
     return out
 
 
-def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n) -> str:
+def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
+             limited=frozenset()) -> str:
     """"not run: every seed failed at T=..." when the horizon search skipped this cell, else
-    "". Never judged, but it stops a finding from reading "agree" where the published side is
-    "below" (a model said to have memory there failed at a shorter length)."""
+    "", adding where that failure was still improving when its step budget ran out (a cell of
+    ``limited``, ``lrd.results.budget.improving``). Never judged, but it stops a finding from
+    reading "agree" where the published side is "below" (a model said to have memory there
+    failed at a shorter length)."""
     skipped = pd.concat([not_run(runs, s) for s in f.sweeps], ignore_index=True)
     if skipped.empty:
         return ""
@@ -327,7 +331,9 @@ def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n) -> str
     if mine.empty:
         return ""
     at = sorted({int(x) for x in pd.to_numeric(mine["failed_at"], errors="coerce").dropna()})
-    return f"{NOT_RUN}: every seed failed at T={'/'.join(map(str, at))}"
+    still = [t for t in at if (f.task, label, sub.init, sub.regime, t) in limited]
+    return (f"{NOT_RUN}: every seed failed at T={'/'.join(map(str, at))}"
+            + (", still improving when its step budget ran out" if still else ""))
 
 
 def _column(score: str, test_length: int | None) -> str:
@@ -537,8 +543,9 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
            "(every resample of 3 values has a 1/27 chance of being all the lowest one), so "
            "a cell agrees when every seed lies on the published side; such an interval "
            "covers the true mean about 75% of the time, not 95%.", ""]
+    limited = improving(budget) if budget is not None else frozenset()
     for f in FINDINGS:
-        found = cells(f, runs)
+        found = cells(f, runs, limited)
         judged = sum(c.verdict in JUDGED for c in found)
         head = (f"**Verdict: {verdict(found)}**"
                 + (" with the outcome as we recall it (unconfirmed: see Published)"
