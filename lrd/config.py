@@ -47,7 +47,7 @@ class Section(pydantic.BaseModel):
 
 
 class Optim(Section):
-    name: Literal["adam", "adamw"] = "adam"
+    name: Literal["adam", "adamw", "sgd"] = "adam"   # sgd: plain SGD (no momentum)
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     schedule: Literal["constant", "cosine", "linear"] = "constant"  # cosine/linear: to 0 at max_steps

@@ -57,7 +57,7 @@ def test_hash_ignores_logging_but_not_numbers():
     (["regime.name=tbptt"], r"unknown regime 'tbptt'; available: curriculum, full"),
     (["regime.name=truncated", "regime.window=0"], r"window must be >= 1, got 0"),
     (["regime.name=teacher_forcing", "regime.p=nan"], r"'p': input should be a finite number"),
-    (["optim.name=sgd"], r"'optim.name': input should be 'adam' or 'adamw'"),
+    (["optim.name=rmsprop"], r"'optim.name': input should be 'adam', 'adamw' or 'sgd'"),
     (["optim.lr=0"], r"'optim.lr': input should be greater than 0"),
     (["optim.lr=nan"], r"'optim.lr': input should be a finite number"),
     (["optim.lr=inf"], r"'optim.lr': input should be a finite number"),

@@ -232,6 +232,23 @@ def test_scheduler_only_when_the_lr_changes(schedule, warmup, has_scheduler):
     assert opt.defaults["fused"] is True
 
 
+@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                      ("sgd", torch.optim.SGD)])
+def test_each_optimiser_name_builds_its_torch_optimiser(name, cls):
+    task = lrd.tasks.make("adding")
+    lit = LitRun(task, lrd.models.make("rnn", task, hidden_size=4), regimes.make("full"),
+                 Optim(name=name, lr=0.5, weight_decay=0.1), 10)
+    opt = lit.configure_optimizers()
+    assert type(opt) is cls
+    assert opt.defaults["lr"] == 0.5 and opt.defaults["weight_decay"] == 0.1
+    if name == "sgd":         # plain SGD: p - lr * (grad + weight_decay * p), no momentum
+        assert opt.defaults["momentum"] == 0
+        p = next(lit.parameters())
+        before, p.grad = p.detach().clone(), torch.full_like(p, 2.0)
+        opt.step()
+        torch.testing.assert_close(p.detach(), before - 0.5 * (2.0 + 0.1 * before))
+
+
 def test_fused_adam_matches_the_default_loop():
     task = lrd.tasks.make("copy")
     torch.manual_seed(0)

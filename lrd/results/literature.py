@@ -196,7 +196,7 @@ FINDINGS = [
         (200, 400, 750), recalled=True),
     Finding(
         "irnn_adding", "Le, Jaitly & Hinton 2015 (IRNN), adding problem", "adding",
-        ("irnn_adding", "init_adding", "horizon_adding"),
+        ("irnn_adding", "irnn_sgd_adding", "init_adding", "horizon_adding"),
         "The abstract (the only part we could read) says the IRNN (ReLU RNN, identity-"
         "initialised recurrent matrix) is comparable to a standard LSTM on four benchmarks, "
         "two of them toy long-range problems. The details tested here are unconfirmed: that on "
