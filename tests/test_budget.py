@@ -206,3 +206,14 @@ def test_a_skip_whose_failure_was_still_improving_says_so(runs, results_dir):
     assert h["gru"] == "200, 500 not run (failed at T=100)"
     assert horizon_table(both).set_index("model").loc["lstm", "not_run"] == \
         "200, 500 not run (failed at T=100)"      # without the curves: no verdict to add
+
+
+def test_a_skip_names_the_failed_length_with_the_tasks_own_letter():
+    from lrd.results.aggregate import not_run
+
+    rows = pd.DataFrame([{**run(f"d{n}", 0, length=n, task="delayed_recall"), "failed_at": 10}
+                         for n in (20, 50)])
+    assert not_run(rows) == "20, 50 not run (failed at D=10)"
+    limited = {("delayed_recall", "lstm", "default", "full", 10)}
+    assert not_run(rows, limited) == ("20, 50 not run (failed at D=10, still improving there "
+                                      "when its step budget ran out)")

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from lrd.models import MODELS  # noqa: E402
 from lrd.models.base import UNKNOWN_COLOR, UNKNOWN_MARKER, Look  # noqa: E402
 from lrd.models.init import SCHEMES  # noqa: E402
+from lrd.results import aggregate  # noqa: E402
 from lrd.tasks import TASKS  # noqa: E402
 from lrd.training.record import replace_atomic  # noqa: E402
 
@@ -111,8 +112,9 @@ def task_title(name: str, task=None) -> str:
 
 
 def length_symbol(name: str) -> str:
-    """The letter of the task's length (``Task.length_symbol``: T, D, L)."""
-    return getattr(TASKS.get(name), "length_symbol", "length")
+    """The letter of the task's length (``Task.length_symbol``: T, D, L; "length" if the task
+    is not registered)."""
+    return aggregate.length_symbol(name, "length")
 
 
 def length_axis(name: str) -> str:

@@ -278,9 +278,15 @@ def _horizon_of(runs: pd.DataFrame, solved: pd.Series) -> pd.Series:
     return out
 
 
+def length_symbol(task: str | None, unknown: str = "T") -> str:
+    """The letter of a task's length (``Task.length_symbol``: T, D, L); ``unknown`` for a task
+    not registered."""
+    return getattr(TASKS.get(task), "length_symbol", unknown) if task else unknown
+
+
 def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     """The lengths of ``skipped`` (rows of one group) and why: "50, 100 not run (failed at
-    T=20)"; "" if none. ``improving``: the cells (task, model, init, regime, length) whose
+    T=20)", with the task's length letter (D=20 for delayed recall); "" if none. ``improving``: the cells (task, model, init, regime, length) whose
     failed seeds were still improving when their step budget ran out (``lrd.results.budget``);
     a failure that skipped the lengths and is one of them is said to be so, since the search
     may then have stopped for want of steps."""
@@ -291,9 +297,10 @@ def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
                     .unique()) if "failed_at" in skipped else []
     key = tuple(skipped[HORIZON_KEYS].iloc[0]) if set(HORIZON_KEYS) <= set(skipped) else ()
     limited = [t for t in failed if (*key, t) in improving]
-    why = f" (failed at T={'/'.join(map(str, failed))}" if failed else ""
+    sym = length_symbol(key[0] if key else None)
+    why = f" (failed at {sym}={'/'.join(map(str, failed))}" if failed else ""
     if limited:
-        where = "there" if limited == failed else "at T=" + "/".join(map(str, limited))
+        where = "there" if limited == failed else f"at {sym}=" + "/".join(map(str, limited))
         why += f", still improving {where} when its step budget ran out"
     return f"{lengths} not run{why}{')' if failed else ''}"
 

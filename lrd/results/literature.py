@@ -61,6 +61,7 @@ import pandas as pd
 
 from lrd.results.select import not_run, study
 from lrd.results import scores as sc
+from lrd.results.aggregate import length_symbol
 from lrd.results.budget import improving
 
 MIN_SEEDS = sc.MIN_SEEDS
@@ -332,7 +333,7 @@ def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
         return ""
     at = sorted({int(x) for x in pd.to_numeric(mine["failed_at"], errors="coerce").dropna()})
     still = [t for t in at if (f.task, label, sub.init, sub.regime, t) in limited]
-    return (f"{NOT_RUN}: every seed failed at T={'/'.join(map(str, at))}"
+    return (f"{NOT_RUN}: every seed failed at {length_symbol(f.task)}={'/'.join(map(str, at))}"
             + (", still improving when its step budget ran out" if still else ""))
 
 
