@@ -56,9 +56,12 @@ def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
     if not tune:
         return runs[own].reset_index(drop=True)
     key = CELL + ["seed"]
-    if set(key) <= set(runs):   # pool: every measured run of a cell and seed this sweep ran
+    if set(key) <= set(runs):
+        # pool: every measured run of a cell and seed this sweep ran, also where its own run
+        # failed (no metrics); not where the horizon search skipped it (``not_run``)
         index = pd.MultiIndex.from_frame(runs[key])
-        own = measured & index.isin(index[own.to_numpy()])
+        ran = members(runs, group) & (runs["status"] != SKIPPED)
+        own = measured & index.isin(index[ran.to_numpy()])
     return tuned(runs[own]).reset_index(drop=True)
 
 
