@@ -71,6 +71,12 @@ def test_the_setup_line_reads_the_judged_cells_only():
     two_lrs = pd.DataFrame(rows + [lit_run("lstm", 200, 0, 1.0, lr=0.001)])
     assert ", lr 0.001/0.003, " in literature.setup(COPY, two_lrs, literature.cells(COPY,
                                                                                     two_lrs))
+    # two optimisers: each with its own learning rates, whichever sorts first
+    sgd = pd.DataFrame(rows + [{**lit_run("lstm", 200, 0, 1.0, lr=0.0001),
+                                "config.optim.name": "sgd"}])
+    assert "; adam at lr 0.003, sgd at lr 0.0001 (a seed run with several counts by its best " \
+        "validation score), global-norm" in literature.setup(COPY, sgd,
+                                                             literature.cells(COPY, sgd))
 
 
 def test_the_setup_line_gives_attention_depth_and_heads():

@@ -450,6 +450,19 @@ def _lr(rows: pd.DataFrame) -> str:
     return f"lr {lrs}" + (" (no learning-rate search)" if "/" not in lrs else "")
 
 
+def _optim(rows: pd.DataFrame) -> str:
+    """The optimiser and its learning rates: "adam, lr 0.003 (no learning-rate search)"; with
+    several optimisers, each with its own: "adam at lr 0.003, sgd at lr 0.01 (a seed run
+    with several counts by its best validation score)"."""
+    col = "config.optim.name"
+    names = sorted(rows[col].dropna().astype(str).unique()) if col in rows else []
+    if len(names) < 2:
+        return f"{_vals(rows, col)}, {_lr(rows)}"
+    plain = " (no learning-rate search)"
+    return (", ".join(f"{n} at {_lr(rows[rows[col] == n]).removesuffix(plain)}" for n in names)
+            + " (a seed run with several counts by its best validation score)")
+
+
 def _clip(rows: pd.DataFrame) -> str:
     """"global-norm clipping at 1" (``optim.grad_clip``), "no clipping" (null), or "clipping
     not recorded" (no such column)."""
@@ -476,7 +489,7 @@ def setup(f: Finding, runs: pd.DataFrame, found: list[Cell] | None = None) -> st
               f"{_vals(attn, 'config.model.num_heads', _num)} heads" if len(attn) else "")
     stop = {"True": ", early stop once solved", "False": ", no early stop"}.get(
         _vals(rows, "config.train.early_stop"), "")
-    return (f"{task}; {_vals(rows, 'config.optim.name')}, {_lr(rows)}, {_clip(rows)}; "
+    return (f"{task}; {_optim(rows)}, {_clip(rows)}; "
             f"hidden {_vals(rows, 'config.model.hidden_size', _num)}{layers}; "
             f"batch {_vals(rows, 'config.train.batch_size', _num)}; at most "
             f"{_vals(rows, 'config.train.max_steps', _num)} steps{stop}; "
