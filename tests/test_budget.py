@@ -201,7 +201,7 @@ def test_a_skip_whose_failure_was_still_improving_says_so(runs, results_dir):
                 "failed_at": 100} for m in ("lstm", "gru") for n in (200, 500) for s in range(3)]
     both = pd.concat([runs, pd.DataFrame(skipped)], ignore_index=True)
     h = horizon_table(both, results_dir).set_index("model")["not_run"]
-    assert h["lstm"] == ("200, 500 not run (failed at T=100, still improving there when its "
+    assert h["lstm"] == ("200, 500 not run (failed at T=100, still improving there when their "
                          "step budget ran out)")
     assert h["gru"] == "200, 500 not run (failed at T=100)"
     assert horizon_table(both).set_index("model").loc["lstm", "not_run"] == \
@@ -216,4 +216,7 @@ def test_a_skip_names_the_failed_length_with_the_tasks_own_letter():
     assert not_run(rows) == "20, 50 not run (failed at D=10)"
     limited = {("delayed_recall", "lstm", "default", "full", 10)}
     assert not_run(rows, limited) == ("20, 50 not run (failed at D=10, still improving there "
-                                      "when its step budget ran out)")
+                                      "when their step budget ran out)")
+    rows.loc[0, "failed_at"] = 5                    # two failures, one of them still improving
+    assert not_run(rows, limited) == ("20, 50 not run (failed at D=5/10, still improving at "
+                                      "D=10 when their step budget ran out)")

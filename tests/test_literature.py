@@ -74,8 +74,8 @@ def test_the_setup_line_reads_the_judged_cells_only():
     # two optimisers: each with its own learning rates, whichever sorts first
     sgd = pd.DataFrame(rows + [{**lit_run("lstm", 200, 0, 1.0, lr=0.0001),
                                 "config.optim.name": "sgd"}])
-    assert "; adam at lr 0.003, sgd at lr 0.0001 (a seed run with several counts by its best " \
-        "validation score), global-norm" in literature.setup(COPY, sgd,
+    assert "; adam at lr 0.003, sgd at lr 0.0001 (a seed run with more than one counts by its " \
+        "run with the best validation score), global-norm" in literature.setup(COPY, sgd,
                                                              literature.cells(COPY, sgd))
 
 

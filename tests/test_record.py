@@ -120,15 +120,25 @@ def test_a_figure_that_fails_while_saving_leaves_the_old_files(tmp_path, monkeyp
     old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert sorted(old) == ["f.pdf", "f.png"] and old["f.pdf"].startswith(b"%PDF")
 
-    def dies(self, fname, **kw):
-        Path(fname).write_bytes(b"%PDF-1.4 half")
-        raise OSError(28, "No space left on device")
+    real = Figure.savefig
+
+    def dies(fmt):
+        def savefig(self, fname, **kw):
+            if kw.get("format") != fmt:
+                return real(self, fname, **kw)
+            Path(fname).write_bytes(b"half")
+            raise OSError(28, "No space left on device")
+        return savefig
 
     fig.add_subplot().plot([1, 0], [0, 1])
-    monkeypatch.setattr(Figure, "savefig", dies)
-    with pytest.raises(OSError):
-        style.save(fig, tmp_path, "f")
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+    for fmt in ("pdf", "png"):        # the PDF dies, or the PNG after a whole new PDF
+        with monkeypatch.context() as m:
+            m.setattr(Figure, "savefig", dies(fmt))
+            with pytest.raises(OSError):
+                style.save(fig, tmp_path, "f")
+        files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        assert sorted(files) == ["f.pdf", "f.png"]
+        assert files["f.png"] == old["f.png"] and files["f.pdf"].startswith(b"%PDF")
 
 
 # -- run folders ----------------------------------------------------------------------------------

@@ -319,6 +319,7 @@ def test_a_seed_another_sweep_ran_better_is_pooled_and_named(tmp_path):
     from lrd.results.stats import mean_ci
     assert row["acc@5000"] == ci_text(mean_ci(seeds)) and row["seeds"] == 3
     text = (root / "README.md").read_text()
-    pooled = ("Pooled: 1 seed of 1 cell here counts by a run that another sweep made of the "
+    pooled = ("Pooled: 1 seed of 1 cell of `{}` counts by a run that another sweep made of the "
               "same cell and seed at other settings (`lr_sweep`)")
-    assert text.count(pooled) == 2          # under the generalisation figure and the table
+    # under the generalisation figure and the table
+    assert text.count(pooled.format("prefix_sum_study")) == 2

@@ -55,13 +55,17 @@ def test_borrowed_runs_are_named_with_their_sweep():
     # each sweep alone, as a figure draws each sweep's panel apart
     assert sorted(borrowed(RUNS, ["positions", "lr"])["run_id"]) == ["a1", "b0"]
     assert borrowed_text(RUNS, ["positions"]) == (
-        "Pooled: 1 seed of 1 cell here counts by a run that another sweep made of the same "
-        "cell and seed at other settings (`lr`): a seed counts by its run with the best "
-        "validation score over every sweep that ran it.")
+        "Pooled: 1 seed of 1 cell of `positions` counts by a run that another sweep made of "
+        "the same cell and seed at other settings (`lr`): a seed counts by its run with the "
+        "best validation score over every sweep that ran it.")
     assert borrowed_text(RUNS, ["positions", "lr"]).startswith(
-        "Pooled: 2 seeds of 1 cell here count by runs that other sweeps made of the same cell "
-        "and seed at other settings (`lr`, `positions`)")
+        "Pooled: 2 seeds of 1 cell of `positions`, `lr` count by runs that other sweeps made "
+        "of the same cell and seed at other settings (`lr`, `positions`)")
     assert borrowed_text(RUNS, ["other"]) == ""
+    # the settings the borrowed run differs in are named (not its group or seed)
+    lrs = RUNS.assign(**{"config.optim.lr": [0.003] * 3 + [0.001] * 7,
+                         "config.log.group": RUNS["group"]})
+    assert "(`lr`: optim.lr 0.001): a seed" in borrowed_text(lrs, ["positions"])
 
 
 def test_a_failed_run_of_another_sweep_never_stands_for_a_seed():

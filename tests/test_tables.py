@@ -341,9 +341,21 @@ def test_a_cell_the_search_did_not_run_is_named_and_stops_an_agree():
     limited = {("adding", "lstm", "default", "full", 400)}
     found = literature.cells(ADDING, pd.DataFrame(rows), limited)
     cell = next(c for c in found if c.model == "lstm" and c.length == 750)
-    assert cell.verdict == ("not run: every seed failed at T=400, still improving when its "
+    assert cell.verdict == ("not run: every seed failed at T=400, still improving when their "
                             "step budget ran out")
     assert literature.verdict(found) == "partly"
+    # the section reads it from the budget table it is given
+    budget = pd.DataFrame([{"task": "adding", "model": "lstm", "init": "default",
+                            "regime": "full", "length": 400, "verdict": "still improving",
+                            "fall (last quarter)": "0.100 [0.050, 0.150]"}])
+    assert "not run: every seed failed at T=400, still improving when their step budget ran " \
+        "out |" in literature.section(pd.DataFrame(rows), budget)
+    # of two failed lengths, one still improving: the cell names which
+    two = rows + [{**rows[-1], "run_id": "x", "failed_at": 200}]
+    cell = next(c for c in literature.cells(ADDING, pd.DataFrame(two), limited)
+                if c.model == "lstm" and c.length == 750)
+    assert cell.verdict == ("not run: every seed failed at T=200/400, still improving at T=400 "
+                            "when their step budget ran out")
 
 
 def test_a_subject_without_a_claim_is_reported_and_the_spec_claim_has_no_overall_verdict():

@@ -64,7 +64,7 @@ def looks(rows: pd.DataFrame) -> dict[str, Look]:
     return out
 
 
-def _copy_panel(ax, rows, t, m, look, skipped):
+def _copy_panel(ax, rows, t, m, look, skipped, limited=frozenset()):
     stats = sd.seed_stats(rows, "score", ["scheme", "length"])
     names = list(look)
     for i, s_name in enumerate(names):
@@ -89,10 +89,10 @@ def _copy_panel(ax, rows, t, m, look, skipped):
             f"test {m.name} over seeds by positional scheme, "
             + sd.best_text(top, "scheme", lambda s: look[s].label, m.higher_is_better,
                            solved=m.threshold, baseline=baseline(t, m, lengths[-1])) + "."
-            + unmeasured(stats, skipped, lengths[-1], t, m, look))
+            + unmeasured(stats, skipped, lengths[-1], t, m, look, limited))
 
 
-def unmeasured(stats, skipped, length: int, t, m, look) -> str:
+def unmeasured(stats, skipped, length: int, t, m, look, limited=frozenset()) -> str:
     """" Not measured at T = 200: X last measured at T = 10 (seed mean ..., 0/3 seeds
     solved), 20, 50 not run (failed at T=10); ..." for every scheme of ``stats`` (``seed_stats``
     rows by scheme and length) or ``skipped`` (its not-run records) without a finite mean at
@@ -114,7 +114,7 @@ def unmeasured(stats, skipped, length: int, t, m, look) -> str:
                          f"{int(r['solved'])}/{int(r['seeds'])} seeds solved"
                          + (f"; {note}" if note else "") + ")")
         if len(gone):
-            words.append(not_run_text(gone))
+            words.append(not_run_text(gone, limited))
         ran = ((stats["scheme"] == name) & (stats["length"] == length)).any()
         if ran or not (gone["length"] == length).any():
             words.append(f"no {'finite score' if ran else 'record'} at {sym} = {length}")
@@ -145,7 +145,10 @@ def make(runs, results_dir: Path, out_dir: Path):
     look = looks(pd.concat([*(p[0] for p in parts.values()), skipped])[["scheme", "model"]])
     findings = []
     if COPY in parts:
-        findings.append(_copy_panel(axs.pop(0), *parts[COPY], look, skipped))
+        from lrd.results.budget import budget_table, improving   # it reads figures.data
+
+        findings.append(_copy_panel(axs.pop(0), *parts[COPY], look, skipped,
+                                    improving(budget_table(runs, results_dir))))
     if PREFIX in parts:
         rows, t, m = parts[PREFIX]
         stats = gen.curves(rows, m, ["scheme"], at_train=True)

@@ -286,10 +286,11 @@ def length_symbol(task: str | None, unknown: str = "T") -> str:
 
 def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     """The lengths of ``skipped`` (rows of one group) and why: "50, 100 not run (failed at
-    T=20)", with the task's length letter (D=20 for delayed recall); "" if none. ``improving``: the cells (task, model, init, regime, length) whose
-    failed seeds were still improving when their step budget ran out (``lrd.results.budget``);
-    a failure that skipped the lengths and is one of them is said to be so, since the search
-    may then have stopped for want of steps."""
+    T=20)", with the task's length letter (D=20 for delayed recall); "" if none.
+    ``improving``: the cells (task, model, init, regime, length) whose failed seeds were still
+    improving when their step budget ran out (``lrd.results.budget``); a failure that skipped
+    the lengths and is one of them is said to be so, since the search may then have stopped
+    for want of steps."""
     if skipped.empty:
         return ""
     lengths = ", ".join(str(int(n)) for n in sorted(skipped["length"].unique()))
@@ -301,7 +302,7 @@ def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     why = f" (failed at {sym}={'/'.join(map(str, failed))}" if failed else ""
     if limited:
         where = "there" if limited == failed else f"at {sym}=" + "/".join(map(str, limited))
-        why += f", still improving {where} when its step budget ran out"
+        why += f", still improving {where} when their step budget ran out"
     return f"{lengths} not run{why}{')' if failed else ''}"
 
 

@@ -318,8 +318,9 @@ def cells(f: Finding, runs: pd.DataFrame, limited=frozenset()) -> list[Cell]:
 
 def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
              limited=frozenset()) -> str:
-    """"not run: every seed failed at T=..." when the horizon search skipped this cell, else
-    "", adding where that failure was still improving when its step budget ran out (a cell of
+    """"not run: every seed failed at T=..." (the task's length letter) when the horizon search
+    skipped this cell, else
+    "", adding where that failure was still improving when their step budget ran out (a cell of
     ``limited``, ``lrd.results.budget.improving``). Never judged, but it stops a finding from
     reading "agree" where the published side is "below" (a model said to have memory there
     failed at a shorter length)."""
@@ -332,9 +333,11 @@ def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
     if mine.empty:
         return ""
     at = sorted({int(x) for x in pd.to_numeric(mine["failed_at"], errors="coerce").dropna()})
+    sym = length_symbol(f.task)
     still = [t for t in at if (f.task, label, sub.init, sub.regime, t) in limited]
-    return (f"{NOT_RUN}: every seed failed at {length_symbol(f.task)}={'/'.join(map(str, at))}"
-            + (", still improving when its step budget ran out" if still else ""))
+    where = "" if still == at else f" at {sym}={'/'.join(map(str, still))}"
+    return (f"{NOT_RUN}: every seed failed at {sym}={'/'.join(map(str, at))}"
+            + (f", still improving{where} when their step budget ran out" if still else ""))
 
 
 def _column(score: str, test_length: int | None) -> str:
@@ -452,15 +455,16 @@ def _lr(rows: pd.DataFrame) -> str:
 
 def _optim(rows: pd.DataFrame) -> str:
     """The optimiser and its learning rates: "adam, lr 0.003 (no learning-rate search)"; with
-    several optimisers, each with its own: "adam at lr 0.003, sgd at lr 0.01 (a seed run
-    with several counts by its best validation score)"."""
+    several optimisers, each with its own: "adam at lr 0.003, sgd at lr 0.01 (a seed run with
+    more than one counts by ...)"."""
     col = "config.optim.name"
     names = sorted(rows[col].dropna().astype(str).unique()) if col in rows else []
     if len(names) < 2:
         return f"{_vals(rows, col)}, {_lr(rows)}"
     plain = " (no learning-rate search)"
     return (", ".join(f"{n} at {_lr(rows[rows[col] == n]).removesuffix(plain)}" for n in names)
-            + " (a seed run with several counts by its best validation score)")
+            + " (a seed run with more than one counts by its run with the best validation "
+            "score)")
 
 
 def _clip(rows: pd.DataFrame) -> str:

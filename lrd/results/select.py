@@ -76,18 +76,29 @@ def borrowed(runs: pd.DataFrame, sweeps) -> pd.DataFrame:
 
 
 def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
-    """A sentence on ``borrowed`` runs ("" if none): how many seeds of how many cells, and
-    which sweeps made their runs."""
+    """A sentence on ``borrowed`` runs ("" if none): how many seeds of how many cells, which
+    sweeps made their runs, and the settings (config values) in which they differ from the
+    runs of the sweeps' own."""
     b = borrowed(runs, sweeps)
     if b.empty:
         return ""
     n, cells = len(b), len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
     groups = sorted(set(b["group"].astype(str)))
+    own = pd.concat([study(runs, s, tune=False) for s in sweeps], ignore_index=True)
+    differ = [f"{c.removeprefix('config.')} {'/'.join(sorted(new))}" for c in sorted(b)
+              if c.startswith("config.") and not c.startswith(UNCOMPARED) and c in own
+              and (new := set(b[c].dropna().astype(str)) - set(own[c].dropna().astype(str)))]
+    takers = ", ".join(f"`{s}`" for s in sweeps if not borrowed(runs, [s]).empty)
     return (f"Pooled: {n} seed{'' if n == 1 else 's'} of {cells} cell{'' if cells == 1 else 's'}"
-            f" here count{'s' if n == 1 else ''} by {'a run' if n == 1 else 'runs'} that "
+            f" of {takers} count{'s' if n == 1 else ''} by {'a run' if n == 1 else 'runs'} that "
             f"{'another sweep' if len(groups) == 1 else 'other sweeps'} made of the same cell "
-            f"and seed at other settings ({', '.join(f'`{g}`' for g in groups)}): a seed "
-            "counts by its run with the best validation score over every sweep that ran it.")
+            f"and seed at other settings ({', '.join(f'`{g}`' for g in groups)}"
+            + (f": {', '.join(differ)}" if differ else "") + "): a seed counts by its run with "
+            "the best validation score over every sweep that ran it.")
+
+
+# config columns that are not a setting of the run's training (names, seeds, logging)
+UNCOMPARED = ("config.seed", "config.task.length", "config.log.")
 
 
 def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:

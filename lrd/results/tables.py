@@ -226,7 +226,7 @@ TABLES = {
                      "the same with the solve tolerance halved (horizon_strict) and doubled "
                      "(horizon_loose); the largest length of the grid and the fewest seeds "
                      "measured at a length; not_run (if any): the lengths the horizon search "
-                     "did not run, because every seed failed at a shorter length T (and "
+                     "did not run, because every seed failed at a shorter length (and "
                      "whether those seeds were still improving when their step budget ran "
                      "out: the search may then have stopped for want of steps).",
                      horizon_table, curves=True),
