@@ -136,3 +136,23 @@ def test_a_group_drawn_in_one_panel_is_not_named_lost_for_another(tmp_path):
         for L in lengths for s in SEEDS])
     made = predicted.make(runs, tmp_path, tmp_path / "figures")
     assert "Not drawn" not in made.caption
+
+
+def test_the_init_heatmap_says_how_many_seeds_diverged_in_each_cell(tmp_path):
+    """Seed 1 diverged at every length (one of three); at 50 every seed of orthogonal did."""
+    from lrd.figures import init
+
+    runs = _init_results(tmp_path)
+    extra = _results(tmp_path, [dict(task="adding", model="rnn-relu", length=50, seed=s,
+                                     init="orthogonal", group="init_adding",
+                                     status="diverged", test={"mse": 0.16, "loss": 0.16})
+                                for s in SEEDS])
+    made = init.make(extra, tmp_path, tmp_path / "figures")
+    assert "\"k div.\": seeds whose run diverged" in made.caption
+    rows = init.study(extra, init.SWEEP)
+    stats = init.sd.seed_stats(rows.assign(score=rows["test.mse"] * 6), "score",
+                               ["model", "init", "length"])
+    _, text = init.grid(stats, ["identity", "orthogonal"], [10, 25, 50], init._diverged(rows))
+    assert text[0][0].startswith("0/3, 1 div.\n")
+    assert text[1][2] == "0/3, 3 div.\nall diverged"
+    assert len(runs) < len(extra)

@@ -18,21 +18,26 @@ from lrd import results as resultslib
 from lrd.figures import seeds as sd
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, horizon_value, horizon_words, metric, study, task
+from lrd.results.scores import diverged_seeds
 
 NAME = "init"
 TITLE = "Initialisation"
 SWEEP = "init_adding"
 
 
-def grid(stats, inits: list, lengths: list[int]):
-    """(init × length) fraction of seeds solved and cell texts from ``seed_stats`` rows."""
+def grid(stats, inits: list, lengths: list[int], diverged: dict | None = None):
+    """(init × length) fraction of seeds solved and cell texts from ``seed_stats`` rows;
+    ``diverged``: (init, length) -> seeds that diverged (no finite score), said in the cell."""
     frac = np.full((len(inits), len(lengths)), np.nan)
     text = [[""] * len(lengths) for _ in inits]
     for _, r in stats.iterrows():
         i, j = inits.index(r["init"]), lengths.index(int(r["length"]))
         frac[i, j] = r["solved"] / r["seeds"]
         ci = (f"\n[{_v(r['low'])}, {_v(r['high'])}]" if np.isfinite(r["low"]) else "")
-        text[i][j] = f"{int(r['solved'])}/{int(r['seeds'])}\n{_v(r['mean'])}{ci}"
+        d = (diverged or {}).get((r["init"], int(r["length"])), 0)
+        head = f"{int(r['solved'])}/{int(r['seeds'])}" + (f", {d} div." if d else "")
+        body = "all diverged" if d and d >= r["seeds"] else f"{_v(r['mean'])}{ci}"
+        text[i][j] = f"{head}\n{body}"
     return frac, text
 
 
@@ -67,7 +72,8 @@ def make(runs, results_dir: Path, out_dir: Path):
                              sharey=True)
     findings = []
     for ax, model in zip(axes.flat, models):
-        frac, text = grid(stats[stats["model"] == model], inits, lengths)
+        frac, text = grid(stats[stats["model"] == model], inits, lengths,
+                          _diverged(rows[rows["model"] == model]))
         im = style.heatmap(ax, frac, text, inits, lengths)
         ax.set_title(style.model_label(model), color=style.model_color(model))
         ax.set_xlabel("sequence length T")
@@ -79,8 +85,14 @@ def make(runs, results_dir: Path, out_dir: Path):
     caption = ("Vanilla RNN on the adding problem: initialisation of the recurrent weights "
                "(rows) against sequence length (columns). Colour: fraction of seeds solved "
                "(test MSE < 0.01); text: solved/seeds, the seed mean of test MSE / memoryless "
-               "baseline MSE (1 is the baseline) and its 95% bootstrap CI.")
+               "baseline MSE (1 is the baseline) and its 95% bootstrap CI; \"k div.\": seeds "
+               "whose run diverged, a failure with no finite score, left out of the mean.")
     return Made(NAME, TITLE, caption, [SWEEP], files, findings)
+
+
+def _diverged(rows) -> dict:
+    """(init, length) -> the seeds of ``rows`` whose run diverged (``scores.diverged_seeds``)."""
+    return {(i, int(n)): diverged_seeds(g) for (i, n), g in rows.groupby(["init", "length"])}
 
 
 def _v(v) -> str:
