@@ -86,7 +86,9 @@ def make(runs, results_dir: Path, out_dir: Path):
                "(rows) against sequence length (columns). Colour: fraction of seeds solved "
                "(test MSE < 0.01); text: solved/seeds, the seed mean of test MSE / memoryless "
                "baseline MSE (1 is the baseline) and its 95% bootstrap CI; \"k div.\": seeds "
-               "whose run diverged, a failure with no finite score, left out of the mean.")
+               "whose run diverged, a failure with no finite score, left out of the mean; "
+               "grey –: no measurement (the horizon search skipped it after every seed "
+               "failed at a shorter length, or it has not run yet).")
     return Made(NAME, TITLE, caption, [SWEEP], files, findings)
 
 
