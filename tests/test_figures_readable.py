@@ -226,3 +226,26 @@ def test_the_positions_prefix_panels_have_the_score_at_the_training_length(tmp_p
     assert y[1] == pytest.approx(np.mean(list(ACC_AT_TRAIN.values())))
     assert np.allclose(y[[0, 2]], AT_EVAL)
     assert "accuracy at the training length" in made.caption
+
+
+def test_the_regime_figures_solved_counts_never_overlap(tmp_path, monkeypatch):
+    """Two models per regime on prefix sum: each model's "solved/seeds" label at each regime,
+    and no two labels (nor a label and the title) share a pixel."""
+    from lrd.figures import regime
+
+    for regime_name in ("full", "truncated", "teacher_forcing", "curriculum"):
+        for model in ("rnn-tanh", "lstm"):
+            for s in SEEDS:
+                write_run(tmp_path / "runs", task="prefix_sum", model=model, length=200, seed=s,
+                          group="regime_prefix_sum", regime=regime_name,
+                          test={"accuracy": 0.34 if model == "rnn-tanh" else 1.0, "loss": 0.5})
+    resultslib.write(tmp_path / "runs", tmp_path)
+    _, fig = _draw(regime.make_regime, tmp_path, monkeypatch)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if "/" in t.get_text()]
+    assert len(labels) == 8
+    boxes = [t.get_window_extent() for t in labels] + [ax.title.get_window_extent()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)

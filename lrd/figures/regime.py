@@ -71,7 +71,7 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
                 if np.isfinite(r["mean"]):
                     # one line per model, stacked, so that neighbours never overlap
                     ax.annotate(f"{int(r['solved'])}/{int(r['seeds'])}", (xi, 1.0),
-                                xycoords=("data", "axes fraction"), xytext=(0, 2 + 7 * i),
+                                xycoords=("data", "axes fraction"), xytext=(0, 2 + 10 * i),
                                 textcoords="offset points", ha="center", va="bottom",
                                 fontsize=5.5, color=c)
             models_seen += [model] if model not in models_seen else []
@@ -89,7 +89,7 @@ def make_regime(runs, results_dir: Path, out_dir: Path):
                       ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.5, len(regimes) - 0.5)
         ax.set_title(f"{style.task_title(t.name, t)}, {style.length_symbol(t.name)} = {L}",
-                     pad=4 + 7 * len(models))
+                     pad=4 + 10 * len(models))
         ax.set_ylabel(sd.score_label(m))
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo), ls="",
                       label=style.model_label(mo)) for mo in models_seen]
