@@ -249,3 +249,19 @@ def test_the_regime_figures_solved_counts_never_overlap(tmp_path, monkeypatch):
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b), (a, b)
+
+
+def test_the_predicted_horizon_tick_labels_never_overlap(tmp_path, monkeypatch):
+    """Lengths 5 to 100 on a log axis with "none" below: no two tick labels share a pixel."""
+    from lrd.figures import predicted
+
+    root = build(tmp_path, seeds=SEEDS, studies=("horizon",))
+    _, fig = _draw(predicted.make, root, monkeypatch)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [t.get_window_extent() for t in labels if t.get_text()]
+            assert len(boxes) > 3
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1:]:
+                    assert not a.overlaps(b), (ax.get_title(), a, b)

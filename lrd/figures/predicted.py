@@ -176,6 +176,7 @@ def make(runs, results_dir: Path, out_dir: Path):
             set_ticks(ticks, ["none", *map(str, lengths)], minor=False)
             set_lim(floor / 1.6, lengths[-1] * 1.6)
         ax.minorticks_off()
+        ax.tick_params(axis="x", labelrotation=90)   # log-spaced lengths: upright, they collide
         ax.set_xlabel("measured horizon")
         ax.set_ylabel("predicted horizon")
         name = rows["task"].iloc[0]
