@@ -133,8 +133,9 @@ def _scalar(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def horizon(runs: pd.DataFrame) -> pd.DataFrame:
-    """The memory horizon per (task, model, init, regime); one row each, sorted.
+def horizon(runs: pd.DataFrame, improving=frozenset()) -> pd.DataFrame:
+    """The memory horizon per (task, model, init, regime); one row each, sorted
+    (``improving``: see ``not_run``).
 
     - ``horizon``: the largest length solved by a majority of unique seeds: the seeds solving
       it are more than half of the unique seeds measured there (a seed run at several settings
@@ -176,7 +177,8 @@ def horizon(runs: pd.DataFrame) -> pd.DataFrame:
     out = out.reset_index()[cols]
     if is_skipped.any():
         skipped = runs[is_skipped]
-        out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)])
+        out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)],
+                                  improving)
                           for k in out[HORIZON_KEYS].itertuples(index=False)]
     return out.sort_values(HORIZON_KEYS).reset_index(drop=True)
 

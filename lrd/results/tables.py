@@ -36,7 +36,6 @@ from lrd import results as resultslib
 from lrd.figures import style
 from lrd.figures.data import load_runs
 from lrd.results import scores as sc
-from lrd.results.aggregate import not_run
 from lrd.results.budget import budget_table, improving
 from lrd.results.select import study
 from lrd.tasks.prefix_sum import PrefixSum
@@ -70,7 +69,9 @@ def horizon_text(value, longest) -> str:
 def horizon_table(runs: pd.DataFrame, results_dir=None) -> pd.DataFrame:
     """``lrd.results.horizon`` as the report shows it; with ``results_dir`` (its training
     curves), a skip whose failure was still improving when its budget ran out says so."""
-    h = resultslib.horizon(runs) if not runs.empty else resultslib.horizon(pd.DataFrame())
+    limited = (improving(budget_table(runs, results_dir))
+               if results_dir is not None and not runs.empty else frozenset())
+    h = resultslib.horizon(runs, limited) if not runs.empty else resultslib.horizon(pd.DataFrame())
     if h.empty:
         return pd.DataFrame(columns=["task", "model", "init", "regime", "horizon",
                                      "max_length", "seeds"])
@@ -80,21 +81,9 @@ def horizon_table(runs: pd.DataFrame, results_dir=None) -> pd.DataFrame:
                 for v, n, k in zip(h[c], h["longest_run"], h["seeds"])]
     for c in ("max_length", "seeds"):
         h[c] = h[c].astype(int)
-    if "not_run" in h and results_dir is not None:
-        h["not_run"] = skips_text(runs, h, improving(budget_table(runs, results_dir)))
     cols = ["task", "model", "init", "regime", "horizon", "horizon_strict", "horizon_loose",
             "max_length", "seeds"]
     return h[cols + (["not_run"] if "not_run" in h else [])]
-
-
-def skips_text(runs: pd.DataFrame, groups: pd.DataFrame, limited=frozenset()) -> list[str]:
-    """Per row of ``groups`` (task, model, init, regime), the lengths the horizon search did
-    not run and why (``lrd.results.aggregate.not_run``), marking a failure that was still
-    improving when its budget ran out (``limited``, ``lrd.results.budget.improving``)."""
-    keys = resultslib.HORIZON_KEYS
-    skipped = runs[runs["status"] == resultslib.SKIPPED] if "status" in runs else runs.iloc[0:0]
-    return [not_run(skipped[(skipped[keys] == tuple(k)).all(axis=1)], limited)
-            if len(skipped) else "" for k in groups[keys].itertuples(index=False)]
 
 
 def prefix_sum_table(runs: pd.DataFrame) -> pd.DataFrame:
