@@ -66,6 +66,9 @@ def test_borrowed_runs_are_named_with_their_sweep():
     lrs = RUNS.assign(**{"config.optim.lr": [0.003] * 3 + [0.001] * 7,
                          "config.log.group": RUNS["group"]})
     assert "(`lr`: optim.lr 0.001): a seed" in borrowed_text(lrs, ["positions"])
+    # compared with the same cells only: positions' run at 20 at lr 0.001 changes nothing
+    lrs.loc[lrs["run_id"] == "a20", "config.optim.lr"] = 0.001
+    assert "(`lr`: optim.lr 0.001): a seed" in borrowed_text(lrs, ["positions"])
 
 
 def test_a_failed_run_of_another_sweep_never_stands_for_a_seed():

@@ -78,13 +78,16 @@ def borrowed(runs: pd.DataFrame, sweeps) -> pd.DataFrame:
 def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
     """A sentence on ``borrowed`` runs ("" if none): how many seeds of how many cells, which
     sweeps made their runs, and the settings (config values) in which they differ from the
-    runs of the sweeps' own."""
+    sweeps' own runs of the same cells."""
     b = borrowed(runs, sweeps)
     if b.empty:
         return ""
     n, cells = len(b), len(b[CELL].drop_duplicates()) if set(CELL) <= set(b) else len(b)
     groups = sorted(set(b["group"].astype(str)))
     own = pd.concat([study(runs, s, tune=False) for s in sweeps], ignore_index=True)
+    if set(CELL) <= set(own):   # the sweeps' own runs of the same cells
+        cell = pd.MultiIndex.from_frame(own[CELL])
+        own = own[cell.isin(pd.MultiIndex.from_frame(b[CELL]))]
     differ = [f"{c.removeprefix('config.')} {'/'.join(sorted(new))}" for c in sorted(b)
               if c.startswith("config.") and not c.startswith(UNCOMPARED) and c in own
               and (new := set(b[c].dropna().astype(str)) - set(own[c].dropna().astype(str)))]
