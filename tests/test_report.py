@@ -134,7 +134,7 @@ def test_readme_states_the_rules_commands_and_findings(results):
     assert "- adding, lstm: 25; strict 0, loose 25." in text
     assert "## Against the literature" in text and "Le, Jaitly & Hinton 2015" in text
     assert "**Verdict: agree**" not in text and "too few seeds" in text
-    assert "| LSTM | 20 | 5000 | 2 | 2/2 | 1.000 [0.999, 1.000] | accuracy ≥ 0.9 | too few " \
+    assert "| LSTM | 20 | 5000 | 2 | 2/2 | 2/2 | 1.000 [0.999, 1.000] | accuracy ≥ 0.9 | too few " \
         "seeds |" in text
     assert "| IRNN | 200 | – | – | not measured yet |" in text
 
@@ -231,6 +231,9 @@ def test_compute_sums_the_wall_time_of_trained_runs():
 
     timing = pd.DataFrame({"run_id": ["a", "b", "c"], "wall_time_s": [1800.0, 3600.0, None]})
     assert compute(timing).startswith(" Compute: the 2 trained runs took 1.5 h of wall time")
+    assert "about 0.8 h for `lrd sweep`'s two workers" in compute(timing)
+    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "task": ["copy", "adding", "copy"]})
+    assert "in all (adding 1.0 h, copy 0.5 h, `wall_time_s`" in compute(timing, runs)
     assert compute(pd.DataFrame({"run_id": ["a"]})) == ""
 
 

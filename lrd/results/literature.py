@@ -35,8 +35,10 @@ main model unmeasured). Each subject's own verdict is listed beside it; a findin
 ``overall=False`` (SPEC §1's prefix-sum claim: "never one verdict for all") has only those. A
 verdict on an outcome we recall but could not confirm says so. For length generalisation, the
 cells of a subject published to fail at longer lengths are "not judged" while a majority of its
-seeds did not solve its own training length: its low scores there are no failure to generalise
-a solution it never found. The section says how many cells have a verdict, and names the cells
+seeds did not learn its own training length by the finding's own criterion (the score on the
+success side of the cut there: for Delétang et al., accuracy >= 0.9, the paper's "solved"; not
+lrd's stricter 0.99): its low scores there are no failure to generalise a solution it never
+found. The section says how many cells have a verdict, and names the cells
 whose seeds diverged (a failure of optimisation at lrd's one setting, not a measured failure to
 remember). The setup differences are read from the configs of the runs in the measured cells
 (``setup``): the task's parameters, optimiser, learning rate and clipping, hidden width (and
@@ -72,7 +74,7 @@ TOO_FEW = "too few seeds"
 NO_SCORE = "no finite score"
 NO_CLAIM = "reported (no claim)"   # a subject the source makes no claim about
 NOT_JUDGED = "not judged"          # a cell the finding shows but does not judge (with why)
-NOT_LEARNED = "not solved at its training length"   # why a generalisation cell is not judged
+NOT_LEARNED = "not learned at its training length"   # why a generalisation cell is not judged
 JUDGED = ("agree", "disagree", "unclear")
 
 
@@ -120,6 +122,7 @@ class Cell:
     verdict: str              # agree / disagree / unclear / too few seeds / not measured yet /
     #                           reported (no claim) / not judged: why / not run: why
     diverged: int = 0         # seeds every run of which diverged (no score; a failure)
+    learned: int = 0          # seeds on the success side of the cut at the training length
 
 
 # What the statements rest on (checked for each finding; nothing here is cited that was not read):
@@ -299,7 +302,8 @@ def cells(f: Finding, runs: pd.DataFrame, limited=frozenset()) -> list[Cell]:
             for n in lengths or [None]:
                 at = of[of["length"] == n]
                 fail = "above" if f.score == sc.LOSS_RATIO else "below"
-                learned = 2 * sc.solved_seeds(at) > at["seed"].nunique() if len(at) else True
+                reached = _learned_seeds(f, at)
+                learned = 2 * reached > at["seed"].nunique() if len(at) else True
                 for t in f.test_lengths or [None]:
                     values = sc.seed_values(at, _column(f.score, t)) if len(at) else []
                     ci, v = judge(values, f.cut, sub.side, sc.diverged_seeds(at), fail)
@@ -312,8 +316,18 @@ def cells(f: Finding, runs: pd.DataFrame, limited=frozenset()) -> list[Cell]:
                     elif v in JUDGED and t is not None and sub.side == fail and not learned:
                         v = f"{NOT_JUDGED}: {NOT_LEARNED}"
                     out.append(Cell(sub.name, label, n, t, len(values), sc.solved_seeds(at),
-                                    ci, sub.side, v, sc.diverged_seeds(at)))
+                                    ci, sub.side, v, sc.diverged_seeds(at), reached))
     return out
+
+
+def _learned_seeds(f: Finding, at: pd.DataFrame) -> int:
+    """Seeds of ``at`` whose score at the training length lies on the success side of the
+    finding's cut (accuracy at or above it, loss/baseline below it): learned by the finding's
+    own criterion. A diverged seed has no score and did not learn."""
+    values = sc.seed_values(at, _column(f.score, None)) if len(at) else []
+    if f.score == sc.LOSS_RATIO:
+        return sum(v < f.cut for v in values if not math.isnan(v))
+    return sum(v >= f.cut for v in values if not math.isnan(v))
 
 
 def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
@@ -516,6 +530,11 @@ def _side_text(f: Finding, side: str) -> str:
     return f"{what} {'<' if side == 'below' else '≥'} {f.cut:g}"
 
 
+def _success(f: Finding) -> str:
+    """The side of the cut a model that learned the task lies on."""
+    return "below" if f.score == sc.LOSS_RATIO else "above"
+
+
 def budget_note(f: Finding, found: list[Cell], budget: pd.DataFrame | None) -> str:
     """"- Step budget: ..." naming the finding's measured cells that were still improving when
     their step budget ran out (``lrd.results.budget``), or "" if none."""
@@ -553,8 +572,10 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
            "it is not judged while a model it makes a claim about has no judged cell. Each "
            "model's own verdict is listed beside it. A model the source makes no claim about "
            "is reported, not judged, and so is a length the claim excepts; at a longer test "
-           "length, so is a model published to fail there while most of its seeds did not solve "
-           "its own training length. Cells without runs say "
+           "length, so is a model published to fail there while most of its seeds did not "
+           "learn its own training length by the finding's cut (for a generalisation "
+           "finding, the \"at train\" column counts the seeds on the success side of the cut "
+           "at the training length). Cells without runs say "
            f"\"{NOT_MEASURED}\" and are never judged. Normalised loss is test loss / the "
            f"memoryless baseline loss; below {LOSS_CUT:g} counts as clearly below the "
            "baseline. With 3 seeds the percentile bootstrap CI is the range of the seeds "
@@ -579,19 +600,22 @@ def section(runs: pd.DataFrame, budget: pd.DataFrame | None = None) -> str:
         out += [line for line in [divergence_note(f, found, runs),
                                   budget_note(f, found, budget)] if line] + [""]
         score = "loss/baseline" if f.score == sc.LOSS_RATIO else f.score
+        at_train = [f"{_side_text(f, _success(f))} at train"] if f.test_lengths else []
         head = ["model", "train length"] + (["test length"] if f.test_lengths else []) + [
-            "seeds", "solved" + (" (at train)" if f.test_lengths else ""),
+            "seeds", "solved" + (" (at train)" if f.test_lengths else ""), *at_train,
             f"{score} [95% CI]", f.source.lower(), "verdict"]
         out += ["| " + " | ".join(head) + " |", "|" + "|".join(":---" for _ in head) + "|"]
         for c in found:
             row = [_who(f, c), "any" if c.length is None else str(c.length)]
             row += [str(c.test_length)] if f.test_lengths else []
-            measured = c.seeds > 0
-            row += [str(c.seeds) if measured else "–",
-                    f"{c.solved}/{c.seeds}" if measured else "–",
-                    _score_text(c) if measured else
-                    (NOT_RUN if c.verdict.startswith(NOT_RUN) else NOT_MEASURED),
-                    _side_text(f, c.expected), c.verdict]
+            if c.seeds:
+                row += [str(c.seeds), f"{c.solved}/{c.seeds}"]
+                row += [f"{c.learned}/{c.seeds}"] if at_train else []
+                row += [_score_text(c)]
+            else:
+                row += ["–", "–"] + ["–"] * len(at_train)
+                row += [NOT_RUN if c.verdict.startswith(NOT_RUN) else NOT_MEASURED]
+            row += [_side_text(f, c.expected), c.verdict]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

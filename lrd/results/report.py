@@ -117,7 +117,7 @@ def provenance(results_dir: Path, runs: pd.DataFrame) -> str:
             f"changes (`env.git_dirty` in `timing.csv`)"
             + (f"; {int((~known).sum())} do not say" if (~known).any() else "") + ".")
     return (text + revisions(timing) + mixed(timing, runs) + settings(runs)
-            + compute(timing))
+            + compute(timing, runs))
 
 
 # Config columns that vary inside a cell by design: the seed, and the cell's own length.
@@ -209,17 +209,26 @@ def _threads(timing: pd.DataFrame) -> str:
     return f" (`env.torch_threads`: {listed})"
 
 
-def compute(timing: pd.DataFrame) -> str:
+def compute(timing: pd.DataFrame, runs: pd.DataFrame | None = None) -> str:
     """" Compute: ..." the summed wall time of the trained runs in ``timing.csv`` (skipped runs
-    have none), in hours; "" if it is not there."""
+    have none), in hours, per task where ``runs`` names the tasks, and over ``lrd sweep``'s two
+    workers on 2 cores (one thread each, so about half); "" if it is not there."""
     if "wall_time_s" not in timing:
         return ""
-    wall = pd.to_numeric(timing["wall_time_s"], errors="coerce").dropna()
+    wall = pd.to_numeric(timing["wall_time_s"], errors="coerce")
+    keep = wall.notna()
+    wall = wall[keep]
     if wall.empty:
         return ""
+    per_task = ""
+    if runs is not None and {"run_id", "task"} <= set(runs.columns):
+        task = timing.loc[keep, "run_id"].map(runs.set_index("run_id")["task"])
+        hours = (wall.groupby(task).sum() / 3600).sort_values(ascending=False)
+        per_task = "".join(f"{t} {h:.1f} h, " for t, h in hours.items())
     return (f" Compute: the {len(wall)} trained runs took {wall.sum() / 3600:.1f} h of wall "
-            f"time in all (`wall_time_s` in `timing.csv`; with N workers the study's own wall "
-            f"time is about that over N).")
+            f"time in all ({per_task}`wall_time_s` in `timing.csv`): about "
+            f"{wall.sum() / 7200:.1f} h for `lrd sweep`'s two workers on 2 cores (one thread "
+            f"each; with N workers the study's own wall time is about the sum over N).")
 
 
 def _cells(rows: pd.DataFrame):
