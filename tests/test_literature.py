@@ -160,3 +160,55 @@ def test_a_diverged_cell_is_named_once_however_many_test_lengths_it_has():
     note = literature.divergence_note(DELETANG, literature.cells(DELETANG, rows), rows)
     assert note.startswith("- Diverged seeds: LSTM at 20 (1 of 3); all at adam lr 0.003")
     assert note.count("LSTM at 20") == 1
+
+
+def test_learned_is_a_majority_at_or_over_the_cut_of_the_run_each_seed_keeps():
+    """At exactly the cut a seed learned; half of the seeds is no majority; and a seed run at two
+    learning rates counts by the run with the best validation score, even when the other run
+    scored above the cut on the test set."""
+    def rope(seed, acc, lr=0.003, val=0.5):
+        return {**lit_run("attention-rope", 20, seed, 0.0, group="prefix_sum_study",
+                          task="prefix_sum", lr=lr, accuracy=acc, **{"val.accuracy": val},
+                          **{f"length.{t}.accuracy": 0.4 for t in (200, 1000, 5000)}),
+                "solved": False}
+
+    def verdicts(rows):
+        found = literature.cells(DELETANG, pd.DataFrame(rows))
+        return {(c.learned, c.verdict) for c in found if c.model == "attention-rope"}
+
+    assert verdicts([rope(s, 0.9) for s in range(3)]) == {(3, "agree")}
+    not_learned = "not judged: not learned at its training length"
+    assert verdicts([rope(0, 0.95), rope(1, 0.5), rope(2, 0.95)]) == {(2, "agree")}
+    assert verdicts([rope(0, 0.95), rope(1, 0.5), rope(2, 0.5)]) == {(1, not_learned)}
+    half = [rope(0, 0.95), rope(1, 0.95), rope(2, 0.5), rope(3, 0.5)]
+    assert verdicts(half) == {(2, not_learned)}     # 2 of 4 is no majority
+    kept_below = [rope(s, 0.5, val=0.9) for s in range(3)] + [
+        rope(s, 0.95, lr=0.001, val=0.1) for s in range(3)]
+    assert verdicts(kept_below) == {(0, not_learned)}
+
+
+def test_learned_on_a_loss_ratio_is_below_the_cut():
+    """A finding scored on loss/baseline learned where the ratio is under its cut."""
+    import dataclasses
+
+    f = dataclasses.replace(COPY, test_lengths=(200,))
+    rows = pd.DataFrame([lit_run("lstm", 100, s, r)
+                         for s, r in enumerate((0.5, 0.89, 0.9, 0.95))])   # 0.9: not under
+    assert literature._learned_seeds(f, literature._rows(rows, f)) == 2
+
+
+def test_the_gate_note_gives_the_verdict_under_lrds_solved_and_the_sequence_accuracy():
+    """Transformer seeds at 0.95 per-token accuracy (0.6 whole-sequence) at their training
+    length: judged (agree) by the finding's cut, not judged with lrd's solved as the gate; the
+    note says both, so the report shows how much the verdict rests on that choice."""
+    runs = generalisation_runs(rope_solved=0, unsolved=0.95)
+    runs["test.sequence_accuracy"] = [0.6 if m == "attention-rope" else 1.0
+                                      for m in runs["model"]]
+    found = literature.cells(DELETANG, runs)
+    note = literature.gate_note(DELETANG, runs, found)
+    assert "read here as accuracy ≥ 0.9 there" in note
+    assert ("the verdict would be: not judged yet (no judged cell for Transformer) (0 of 3 "
+            "such cells judged, against 3)") in note
+    assert note.endswith("counted as learned: 0.60–0.60.")
+    assert literature.gate_note(next(f for f in literature.FINDINGS if f.key == "urnn_copy"),
+                                runs, found) == ""

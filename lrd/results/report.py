@@ -226,9 +226,10 @@ def compute(timing: pd.DataFrame, runs: pd.DataFrame | None = None) -> str:
         hours = (wall.groupby(task).sum() / 3600).sort_values(ascending=False)
         per_task = "".join(f"{t} {h:.1f} h, " for t, h in hours.items())
     return (f" Compute: the {len(wall)} trained runs took {wall.sum() / 3600:.1f} h of wall "
-            f"time in all ({per_task}`wall_time_s` in `timing.csv`): about "
-            f"{wall.sum() / 7200:.1f} h for `lrd sweep`'s two workers on 2 cores (one thread "
-            f"each; with N workers the study's own wall time is about the sum over N).")
+            f"time in all ({per_task}`wall_time_s` in `timing.csv`); with `lrd sweep`'s two "
+            f"workers on 2 cores (its default there, one thread each), at least "
+            f"{wall.sum() / 7200:.1f} h: the sum over the workers, an estimate that assumes the "
+            f"runs pack perfectly.")
 
 
 def _cells(rows: pd.DataFrame):
