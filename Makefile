@@ -18,7 +18,7 @@ STAMP  := $(VENV)/.installed
 # The study, headline sweeps first (a stopped `make reproduce` resumes where it stopped).
 STUDY  := horizon_copy horizon_adding prefix_sum_study irnn_adding positions_prefix_sum \
           positions_copy regime_prefix_sum regime_copy init_adding horizon_delayed_recall \
-          lr_positions_prefix_sum irnn_sgd_adding
+          lr_positions_prefix_sum irnn_sgd_adding budget_delayed_recall budget_copy
 SWEEPS := $(foreach s,$(STUDY),configs/sweeps/$(s).yaml)
 
 export WANDB_MODE ?= offline

@@ -220,3 +220,50 @@ def test_a_skip_names_the_failed_length_with_the_tasks_own_letter():
     rows.loc[0, "failed_at"] = 5                    # two failures, one of them still improving
     assert not_run(rows, limited) == ("20, 50 not run (failed at D=5/10, still improving at "
                                       "D=10 when their step budget ran out)")
+
+
+def budget_run(seed, steps, solved, acc, model="lstm", task="copy", lr=0.003, ratio=1.0):
+    """A run of copy at T=10 (or ``task``) at ``steps`` steps with test accuracy ``acc``."""
+    return {**run(f"{model}-{steps}-{lr}-s{seed}", seed, length=10, model=model, steps=steps,
+                  solved=solved, task=task),
+            "config.train.max_steps": steps, "config.optim.lr": lr, "test.accuracy": acc,
+            "test.loss": ratio}
+
+
+def test_longer_budgets_are_compared_cell_by_cell_and_a_solved_failure_is_named():
+    """The LSTM fails at 4000 steps (accuracy 0.3, 0.4, 0.5) and 2 of 3 seeds solve at 8000:
+    both budgets are listed with their own seeds (every run counted at its own budget), and the
+    cell is named as solved by the longer one; a cell solved at both budgets is only counted."""
+    rows = ([budget_run(s, 4000, False, 0.3 + 0.1 * s) for s in range(3)]
+            + [budget_run(s, 8000, s < 2, (1.0, 0.995, 0.6)[s]) for s in range(3)]
+            + [budget_run(s, b, True, 1.0, model="attention-rope") for s in range(3)
+               for b in (4000, 8000)])
+    cells = budget.compare(pd.DataFrame(rows))
+    assert [(c["model"], [(b["budget"], b["seeds"], b["solved"]) for b in c["budgets"]])
+            for c in cells] == [("lstm", [(4000, 3, 0), (8000, 3, 2)]),
+                                ("attention-rope", [(4000, 3, 3), (8000, 3, 3)])]
+    assert cells[0]["budgets"][0]["score"].mean == pytest.approx(0.4)
+    text = budget.compare_text(pd.DataFrame(rows))
+    assert text[2] == ("- Copy, LSTM at T = 10: 4000 steps: 0/3 solved, accuracy 0.400 [0.300, "
+                       "0.500]; 8000 steps: 2/3 solved, accuracy 0.865 [0.600, 1.000].")
+    assert text[-1] == ("Of the 1 cell above (failed by a majority of seeds at the shortest "
+                        "budget), 1 is solved at the longest: Copy, LSTM at T = 10. 1 other cell was "
+                        "solved at the shortest budget already.")
+    still = [r if r["config.train.max_steps"] == 4000 else {**r, "solved": False}
+             for r in rows]
+    assert budget.compare_text(pd.DataFrame(still))[-1].startswith(
+        "Of the 1 cell above (failed by a majority of seeds at the shortest budget), none is "
+        "solved")
+
+
+def test_only_cells_that_differ_in_the_budget_alone_are_compared():
+    """A cell whose longer runs also used another learning rate compares two settings, not two
+    budgets: left out. Adding has no accuracy: its loss/baseline is compared."""
+    lr = [budget_run(s, 4000, False, 0.3) for s in range(3)] + [
+        budget_run(s, 8000, False, 0.3, lr=0.001) for s in range(3)]
+    assert budget.compare(pd.DataFrame(lr)) == [] and budget.compare_text(pd.DataFrame(lr)) == []
+    adding = [{**budget_run(s, b, False, None, task="adding", ratio=r), "test.accuracy": None}
+              for s in range(3) for b, r in ((4000, 1.0), (8000, 0.5))]
+    (cell,) = budget.compare(pd.DataFrame(adding))
+    assert cell["score"] == "loss/baseline"
+    assert [b["score"].mean for b in cell["budgets"]] == pytest.approx([1.0, 0.5])

@@ -26,6 +26,10 @@ and a verdict:
 - **budget not used** (``NOT_USED``): no failed seed used its budget (they diverged, or
   stopped early): shown with no end or fall, so that every cell a majority of seeds failed is
   in the table.
+
+``compare`` answers the question directly where a sweep reran a cell at a longer budget
+(``configs/sweeps/budget_*.yaml``: twice the steps at the short lengths): per cell whose runs
+differ in the step budget alone, the seeds solved and the seed-mean score at each budget.
 """
 
 from __future__ import annotations
@@ -168,3 +172,66 @@ def _cell_text(r: pd.Series) -> str:
             + "".join(f" ({v})" for v, d in ((r["init"], "default"), (r["regime"], "full"))
                       if v != d)
             + f" at {style.length_symbol(r['task'])} = {r['length']}")
+
+
+# Config columns a budget comparison lets vary inside a cell: the seed, the cell's own length,
+# where the runs went, and the budget compared.
+_FREE = ("config.seed", "config.task.length", "config.log.", "config.train.max_steps")
+
+
+def compare(runs: pd.DataFrame) -> list[dict]:
+    """Per cell (task, model, init, regime, length) whose measured runs were made at more than
+    one step budget and differ in nothing else but the seed: for each budget, its seeds, seeds
+    solved, and the seed mean [95% CI] of the score (accuracy where the task has one, else
+    test loss / baseline), every run of that budget counted. In report order."""
+    from lrd.results.tables import ordered
+
+    rows = sc.measured(runs, tune=False)
+    if rows.empty or "config.train.max_steps" not in rows:
+        return []
+    cols = [c for c in rows.columns if c.startswith("config.") and not c.startswith(_FREE)]
+    out = []
+    for key, g in ordered(rows, ("length",)).groupby(sc.KEYS, sort=False):
+        budgets = pd.to_numeric(g["config.train.max_steps"], errors="coerce")
+        if budgets.nunique() < 2 or any(g[c].dropna().astype(str).nunique() > 1 for c in cols):
+            continue
+        acc = "test.accuracy" in g and g["test.accuracy"].notna().any()
+        score = "test.accuracy" if acc else sc.LOSS_RATIO
+        per = []
+        for b, at in g.groupby(budgets, sort=True):
+            per.append({"budget": int(b), "seeds": int(at["seed"].nunique()),
+                        "solved": sc.solved_seeds(at), "score": sc.seed_ci(at, score)})
+        out.append({**dict(zip(sc.KEYS, key)), "score": "accuracy" if acc else
+                    "loss/baseline", "budgets": per})
+    return out
+
+
+def compare_text(runs: pd.DataFrame) -> list[str]:
+    """The report's sentences on ``compare``: a line per cell a majority of seeds failed at its
+    shortest budget, then which of them the longest budget solved (a majority of seeds), and
+    how many cells were solved at every budget. [] without such cells."""
+    cells = compare(runs)
+    if not cells:
+        return []
+
+    def majority(b):
+        return 2 * b["solved"] > b["seeds"]
+    failed = [c for c in cells if not majority(c["budgets"][0])]
+    out = ["Longer budgets: cells rerun with more steps and nothing else changed (every run "
+           "counted at its own budget; the tables keep one run per seed, the one with the best "
+           "validation score)" + (":" if failed else ".")]
+    if failed:
+        out += [""] + [f"- {_cell_text(pd.Series(c))}: " + "; ".join(
+            f"{b['budget']} steps: {b['solved']}/{b['seeds']} solved, {c['score']} "
+            f"{sc.ci_text(b['score'])}" for b in c["budgets"]) + "." for c in failed] + [""]
+        gained = [_cell_text(pd.Series(c)) for c in failed if majority(c["budgets"][-1])]
+        out.append(f"Of the {len(failed)} cell{'s' if len(failed) != 1 else ''} above (failed "
+                   "by a majority of seeds at the shortest budget), " + (
+                       f"{len(gained)} {'is' if len(gained) == 1 else 'are'} solved at the "
+                       "longest: " + "; ".join(gained) + "." if gained else
+                       "none is solved at the longest."))
+    solved = len(cells) - len(failed)
+    if solved:
+        out[-1] += (f" {solved} other cell{'s were' if solved != 1 else ' was'} solved at the "
+                    "shortest budget already.")
+    return out

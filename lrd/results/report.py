@@ -390,6 +390,8 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
             "curves: still improving, no clear fall, or at the baseline; or that none used its "
             "budget (its seeds diverged or stopped early) (`lrd/results/budget.py`).", ""]
     out += budget.findings(tables["budget"]) + [""]
+    longer = budget.compare_text(runs)
+    out += longer + [""] if longer else []
     out += [literature.section(runs, tables["budget"])]
     return "\n".join(out).rstrip() + "\n"
 
