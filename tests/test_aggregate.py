@@ -327,6 +327,20 @@ def test_skipped_lengths_are_no_measurement_and_never_a_horizon(tmp_path):
     assert bool(h["censored"]) is True
 
 
+def test_a_length_one_sweep_skipped_and_another_measured_is_not_listed_as_not_run(tmp_path):
+    """A longer-budget sweep skips 20 and 50 after failing at 10; another sweep measured 20:
+    the horizon table lists only 50 as not run, and counts 20 as measured."""
+    runs = tmp_path / "runs"
+    for seed in (0, 1, 2):
+        put(runs, length=10, seed=seed, group="budget")
+        put(runs, length=20, seed=seed, group="regime")
+        for n in (20, 50):
+            put(runs, length=n, seed=seed, status="skipped", group="budget",
+                run_id=f"skip-{n}-s{seed}")
+    h = results.horizon(results.collect(runs)).iloc[0]
+    assert (h["not_run"], h["longest_run"], h["max_length"]) == ("50 not run", 20, 50)
+
+
 def test_threshold_halving_and_doubling_move_the_horizon(tmp_path):
     """Accuracy (threshold 0.99, tolerance 0.01): strict >= 0.995, loose >= 0.98.
     Length 10: 1.0 for all three seeds; 20: 0.993 (solved, not strict); 40: 0.985 (loose

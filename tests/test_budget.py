@@ -267,3 +267,39 @@ def test_only_cells_that_differ_in_the_budget_alone_are_compared():
     (cell,) = budget.compare(pd.DataFrame(adding))
     assert cell["score"] == "loss/baseline"
     assert [b["score"].mean for b in cell["budgets"]] == pytest.approx([1.0, 0.5])
+
+
+def test_compare_reads_records_as_runs_csv_has_them():
+    """As in runs.csv: every run has its seed and optimiser in config columns, the baseline is
+    not 1, the longer budget's rows come first, and the longer sweep recorded a skip and a
+    crash at T=20. Budgets are listed shortest first, the skip and the crash are no runs, the
+    adding score is loss/baseline, and the budget table's verdict of the cell is quoted."""
+    def one(seed, steps, ratio, **kw):
+        return {**run(f"a-{steps}-s{seed}", seed, length=10, steps=steps, task="adding"),
+                "config.train.max_steps": steps, "config.seed": seed,
+                "config.optim.lr": 0.003, "config.optim.name": "adam", "test.loss": 0.25 * ratio,
+                "baseline_loss": 0.25, **kw}
+    rows = ([one(s, 8000, 0.5) for s in range(3)] + [one(s, 4000, 1.0) for s in range(3)]
+            + [{**one(0, 8000, 1.0), "run_id": "skip", "length": 20, "status": "skipped"},
+               {**one(1, 8000, 1.0), "run_id": "crash", "length": 20, "status": "failed"}])
+    (cell,) = budget.compare(pd.DataFrame(rows))
+    assert [b["budget"] for b in cell["budgets"]] == [4000, 8000]
+    assert [b["score"].mean for b in cell["budgets"]] == pytest.approx([1.0, 0.5])
+    table = pd.DataFrame([{"task": "adding", "model": "lstm", "init": "default",
+                           "regime": "full", "length": 10, "budget": "8000",
+                           "verdict": "still improving"}])
+    text = budget.compare_text(pd.DataFrame(rows), table)
+    assert text[2] == ("- Adding, LSTM at T = 10: 4000 steps: 0/3 solved, loss/baseline 1.000 "
+                       "[1.000, 1.000]; 8000 steps: 0/3 solved, loss/baseline 0.500 [0.500, "
+                       "0.500]. Budget table: still improving (over 8000 steps).")
+    solved = [{**r, "solved": True} for r in rows]
+    assert budget.compare_text(pd.DataFrame(solved)) == [
+        "Longer budgets: cells rerun with more steps and nothing else changed (every run "
+        "counted at its own budget; the tables keep one run per seed, the one with the best "
+        "validation score). All 1 were solved at the shortest budget already."]
+
+
+def test_half_the_seeds_solved_at_the_longer_budget_is_no_majority():
+    rows = ([budget_run(s, 4000, False, 0.3) for s in range(4)]
+            + [budget_run(s, 8000, s < 2, 0.99 if s < 2 else 0.5) for s in range(4)])
+    assert budget.compare_text(pd.DataFrame(rows))[-1].endswith("none is solved at the longest.")

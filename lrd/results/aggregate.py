@@ -176,7 +176,12 @@ def horizon(runs: pd.DataFrame, improving=frozenset()) -> pd.DataFrame:
     out["censored"] = (out["horizon"] > 0) & (out["horizon"] == out["longest_run"])
     out = out.reset_index()[cols]
     if is_skipped.any():
+        # a length another sweep measured is no skip, whichever sweep skipped it
+        cell = [*HORIZON_KEYS, "length"]
+        ran = pd.MultiIndex.from_frame(measured[cell]) if len(measured) else None
         skipped = runs[is_skipped]
+        if ran is not None:
+            skipped = skipped[~pd.MultiIndex.from_frame(skipped[cell]).isin(ran)]
         out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)],
                                   improving)
                           for k in out[HORIZON_KEYS].itertuples(index=False)]

@@ -174,9 +174,9 @@ def _cell_text(r: pd.Series) -> str:
             + f" at {style.length_symbol(r['task'])} = {r['length']}")
 
 
-# Config columns a budget comparison lets vary inside a cell: the seed, the cell's own length,
-# where the runs went, and the budget compared.
-_FREE = ("config.seed", "config.task.length", "config.log.", "config.train.max_steps")
+# Config columns a budget comparison lets vary inside a cell: the seed, the cell's own length
+# and the budget compared.
+_FREE = ("config.seed", "config.task.length", "config.train.max_steps")
 
 
 def compare(runs: pd.DataFrame) -> list[dict]:
@@ -200,38 +200,51 @@ def compare(runs: pd.DataFrame) -> list[dict]:
         per = []
         for b, at in g.groupby(budgets, sort=True):
             per.append({"budget": int(b), "seeds": int(at["seed"].nunique()),
-                        "solved": sc.solved_seeds(at), "score": sc.seed_ci(at, score)})
+                        "solved": sc.solved_seeds(at), "diverged": sc.diverged_seeds(at),
+                        "score": sc.seed_ci(at, score)})
         out.append({**dict(zip(sc.KEYS, key)), "score": "accuracy" if acc else
                     "loss/baseline", "budgets": per})
     return out
 
 
-def compare_text(runs: pd.DataFrame) -> list[str]:
+def compare_text(runs: pd.DataFrame, table: pd.DataFrame | None = None) -> list[str]:
     """The report's sentences on ``compare``: a line per cell a majority of seeds failed at its
-    shortest budget, then which of them the longest budget solved (a majority of seeds), and
-    how many cells were solved at every budget. [] without such cells."""
+    shortest budget, with the verdict of its ``budget_table`` row (which reads the run each seed
+    keeps), then which of them the longest budget solved (a majority of seeds), and how many
+    cells were solved at every budget. [] without such cells."""
     cells = compare(runs)
     if not cells:
         return []
 
     def majority(b):
         return 2 * b["solved"] > b["seeds"]
+
+    def at(b, c):
+        return (f"{b['budget']} steps: {b['solved']}/{b['seeds']} solved, {c['score']} "
+                f"{sc.ci_text(b['score'])}" + (f" ({b['diverged']} diverged, left out)"
+                                              if b["diverged"] else ""))
+    rows = {} if table is None or table.empty else {
+        tuple(r[sc.KEYS]): r for _, r in table.iterrows()}
     failed = [c for c in cells if not majority(c["budgets"][0])]
+    solved = len(cells) - len(failed)
     out = ["Longer budgets: cells rerun with more steps and nothing else changed (every run "
            "counted at its own budget; the tables keep one run per seed, the one with the best "
-           "validation score)" + (":" if failed else ".")]
-    if failed:
-        out += [""] + [f"- {_cell_text(pd.Series(c))}: " + "; ".join(
-            f"{b['budget']} steps: {b['solved']}/{b['seeds']} solved, {c['score']} "
-            f"{sc.ci_text(b['score'])}" for b in c["budgets"]) + "." for c in failed] + [""]
-        gained = [_cell_text(pd.Series(c)) for c in failed if majority(c["budgets"][-1])]
-        out.append(f"Of the {len(failed)} cell{'s' if len(failed) != 1 else ''} above (failed "
-                   "by a majority of seeds at the shortest budget), " + (
-                       f"{len(gained)} {'is' if len(gained) == 1 else 'are'} solved at the "
-                       "longest: " + "; ".join(gained) + "." if gained else
-                       "none is solved at the longest."))
-    solved = len(cells) - len(failed)
-    if solved:
-        out[-1] += (f" {solved} other cell{'s were' if solved != 1 else ' was'} solved at the "
-                    "shortest budget already.")
+           "validation score)" + (":" if failed else
+                                  f". All {solved} were solved at the shortest budget already.")]
+    if not failed:
+        return out
+    out.append("")
+    for c in failed:
+        row = rows.get(tuple(c[k] for k in sc.KEYS))
+        verdict = (f" Budget table: {row['verdict']} (over {row['budget']} steps)."
+                   if row is not None else "")
+        out.append(f"- {_cell_text(pd.Series(c))}: " + "; ".join(at(b, c) for b in c["budgets"])
+                   + "." + verdict)
+    gained = [_cell_text(pd.Series(c)) for c in failed if majority(c["budgets"][-1])]
+    out += ["", f"Of the {len(failed)} cell{'s' if len(failed) != 1 else ''} above (failed by "
+            "a majority of seeds at the shortest budget), " + (
+                f"{len(gained)} {'is' if len(gained) == 1 else 'are'} solved at the longest: "
+                + "; ".join(gained) + "." if gained else "none is solved at the longest.")
+            + (f" {solved} other cell{'s were' if solved != 1 else ' was'} solved at the "
+               "shortest budget already." if solved else "")]
     return out

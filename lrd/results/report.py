@@ -390,7 +390,7 @@ def readme(done: list, tables: dict[str, pd.DataFrame], runs: pd.DataFrame,
             "curves: still improving, no clear fall, or at the baseline; or that none used its "
             "budget (its seeds diverged or stopped early) (`lrd/results/budget.py`).", ""]
     out += budget.findings(tables["budget"]) + [""]
-    longer = budget.compare_text(runs)
+    longer = budget.compare_text(runs, tables["budget"])
     out += longer + [""] if longer else []
     out += [literature.section(runs, tables["budget"])]
     return "\n".join(out).rstrip() + "\n"
