@@ -78,10 +78,14 @@ def test_a_failed_run_of_another_sweep_never_stands_for_a_seed():
                          _run("q0", "else", 0, float("nan"), status="failed")])
     assert list(study(runs, "own")["run_id"]) == ["p0"]
     # the other way round: a seed whose own run failed counts by another sweep's measured run,
-    # as in every table built from all runs; a seed the horizon search skipped does not
+    # as in every table built from all runs; so does a seed the horizon search skipped, which
+    # is then no longer "not run"
     assert list(study(runs, "else")["run_id"]) == ["p0"]
     skipped = runs.assign(status=["diverged", "skipped"])
-    assert study(skipped, "else").empty
+    assert list(study(skipped, "else")["run_id"]) == ["p0"]
+    assert not_run(skipped, "else").empty
+    alone = skipped.assign(seed=[0, 1])            # no other sweep measured seed 1: not run
+    assert study(alone, "else").empty and list(not_run(alone, "else")["run_id"]) == ["q0"]
 
 
 def test_rows_keep_their_order_and_unusual_frames_stay_the_sweeps_own():

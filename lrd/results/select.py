@@ -6,7 +6,8 @@ run once, under the first sweep's group, but count for both.
 
 A sweep's study (``study``) is its measured cells, each seed counted once: where any sweep ran
 a seed of the same cell (task, model, init, regime, length) at other settings (e.g. another
-learning rate or budget), all those runs are pooled and the seed counts by the run a
+learning rate or budget), all those runs are pooled, also into a cell this sweep's horizon
+search skipped, and the seed counts by the run a
 researcher tuning on validation would keep (``tuned``). Every table, finding and figure thus
 reads the same run for a seed of a cell, whichever sweep it is drawn for.
 """
@@ -57,11 +58,11 @@ def study(runs: pd.DataFrame, group: str, tune: bool = True) -> pd.DataFrame:
         return runs[own].reset_index(drop=True)
     key = CELL + ["seed"]
     if set(key) <= set(runs):
-        # pool: every measured run of a cell and seed this sweep ran, also where its own run
-        # failed (no metrics); not where the horizon search skipped it (``not_run``)
+        # pool: every measured run of a cell and seed this sweep planned, also where its own
+        # run failed (no metrics) or the horizon search skipped it: a measurement another
+        # sweep made stands for the seed there (and ``not_run`` no longer lists the cell)
         index = pd.MultiIndex.from_frame(runs[key])
-        ran = members(runs, group) & (runs["status"] != SKIPPED)
-        own = measured & index.isin(index[ran.to_numpy()])
+        own = measured & index.isin(index[members(runs, group).to_numpy()])
     return tuned(runs[own]).reset_index(drop=True)
 
 
@@ -106,7 +107,13 @@ UNCOMPARED = ("config.seed", "config.task.length", "config.log.")
 
 def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     """The runs of one sweep that the horizon search recorded as skipped (``reason``,
-    ``failed_at``; no metrics): shown as "not run", never as data."""
+    ``failed_at``; no metrics): shown as "not run", never as data. A seed of a cell another
+    sweep measured is left out: ``study`` pools that measurement instead."""
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
-    return runs[members(runs, group) & (runs["status"] == SKIPPED)].reset_index(drop=True)
+    skipped = runs[members(runs, group) & (runs["status"] == SKIPPED)]
+    key = CELL + ["seed"]
+    if set(key) <= set(runs) and len(skipped):
+        done = pd.MultiIndex.from_frame(runs.loc[_measured(runs), key])
+        skipped = skipped[~pd.MultiIndex.from_frame(skipped[key]).isin(done)]
+    return skipped.reset_index(drop=True)
