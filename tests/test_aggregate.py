@@ -464,3 +464,18 @@ def test_tuning_keeps_the_rows_order_and_any_index():
     for index in ([5, 3, 1, 0], [0, 0, 1, 1]):
         got = results.tuned(df.set_axis(index))
         assert list(got["run_id"]) == ["x", "b", "y"] and len(got) == 3
+
+
+def test_not_run_names_the_budget_each_failure_had():
+    """Skips cut by failures at D=10 (4000 and 8000 steps) and at D=20 (16000 steps), read back
+    from CSV as text and as floats: each failed length is named with its budgets; without
+    budgets the text is the plain one."""
+    from lrd.results.aggregate import not_run
+
+    skipped = pd.DataFrame({"task": "delayed_recall", "model": "lstm", "init": "default",
+                            "regime": "full", "length": [20, 50, 50],
+                            "failed_at": [10, 10, 20],
+                            "failed_steps": ["4000/8000", "4000", 16000.0]})
+    assert not_run(skipped) == ("20, 50 not run (failed at D=10 with 4000/8000 steps and D=20 "
+                                "with 16000 steps)")
+    assert not_run(skipped.drop(columns="failed_steps")) == "20, 50 not run (failed at D=10/20)"

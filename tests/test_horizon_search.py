@@ -284,6 +284,8 @@ def test_runs_csv_holds_skipped_rows_without_metrics(searched, tmp_path):
     assert not skipped["solved"].any() and set(skipped["steps"]) == {0}
     assert set(skipped["reason"]) == {"not run: every seed failed at T=2"}
     assert set(skipped["failed_at"]) == {2}
+    # the budget of the runs whose failure cut them (their evidence records)
+    assert pd.to_numeric(skipped["failed_steps"]).eq(1500).all() and "evidence" not in runs
     assert skipped["test.accuracy"].isna().all()
     assert runs.loc[runs["status"] != "skipped", "reason"].isna().all()
 
@@ -291,7 +293,7 @@ def test_runs_csv_holds_skipped_rows_without_metrics(searched, tmp_path):
 def test_horizon_table_names_the_cells_not_run(searched, tmp_path):
     paths = results.write(searched, tmp_path / "res")
     h = pd.read_csv(paths["horizon"]).set_index("model")
-    assert h.loc["rnn-tanh", "not_run"] == "4, 6, 10 not run (failed at T=2)"
+    assert h.loc["rnn-tanh", "not_run"] == "4, 6, 10 not run (failed at T=2 with 1500 steps)"
     assert h["not_run"].drop("rnn-tanh").isna().all()
     assert h.loc["rnn-tanh", "horizon"] == 0 and h.loc["rnn-tanh", "max_length"] == 10
     # gru: both seeds solve 2, one of two at 4 and at 8 (not a majority); lstm: every length,
@@ -329,11 +331,11 @@ def test_report_and_figure_mark_not_run_cells(searched, tmp_path):
     assert len(not_run(runs, "horizon_copy")) == 6
     tables = report.write_tables(res, runs)
     md = (res / "tables" / "horizon.md").read_text()
-    assert "4, 6, 10 not run (failed at T=2)" in md and "not_run" in md
+    assert "4, 6, 10 not run (failed at T=2 with 1500 steps)" in md and "not_run" in md
     assert list(tables["horizon"].columns)[-1] == "not_run"
     made = horizon_fig.make(runs, res, res / "figures")
     assert "Hollow markers at the bottom" in made.caption
-    assert any("Not run by the horizon search: RNN" in f and "(failed at T=2)" in f
+    assert any("Not run by the horizon search: RNN" in f and "(failed at T=2 with 1500 steps)" in f
                for f in made.findings)
     text = report.readme([made], tables, runs, res)
     assert "6 not run by the horizon search (recorded as skipped)" in text

@@ -88,7 +88,8 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
                "sweeps": ";".join(member.get(rec["run_id"], [])),
                "baseline_loss": rec.get("baseline_loss"), "error": rec.get("error")}
         if rec["status"] == SKIPPED:   # not run by the horizon search: why, and no metrics
-            row.update(reason=rec.get("reason"), failed_at=rec.get("failed_at"))
+            row.update(reason=rec.get("reason"), failed_at=rec.get("failed_at"),
+                       evidence=";".join(rec.get("evidence") or []))
         flat = pd.json_normalize({k: v for k, v in cfg.items() if k != "log"}, sep=".")
         row.update({f"config.{k}": _scalar(v) for k, v in flat.iloc[0].items()})
         metrics = rec.get("metrics") or {}
@@ -100,7 +101,23 @@ def collect(runs_dir="results/runs") -> pd.DataFrame:
             {"wall_time_s": rec.get("wall_time_s"), "train_time_s": rec.get("train_time_s"),
              "env": rec.get("env") or {}}, sep=".").iloc[0].items() if k in TIMING})
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _failed_steps(pd.DataFrame(rows))
+
+
+def _failed_steps(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each skipped row's ``failed_steps``: the step budget of the runs whose failure cut it
+    (its ``evidence``), "/"-joined; the ``evidence`` column itself is dropped. Where a longer
+    budget later solved the length, this says which budget failed."""
+    if "evidence" not in runs:
+        return runs
+    steps = runs.set_index("run_id")["config.train.max_steps"] \
+        if "config.train.max_steps" in runs else pd.Series(dtype=float)
+
+    def budgets(ids) -> str | None:
+        found = sorted({int(steps[i]) for i in str(ids).split(";") if i in steps.index
+                        and pd.notna(steps[i])}) if isinstance(ids, str) and ids else []
+        return "/".join(map(str, found)) or None
+    return runs.assign(failed_steps=runs["evidence"].map(budgets)).drop(columns="evidence")
 
 
 def curves(runs_dir="results/runs") -> pd.DataFrame:
@@ -306,11 +323,26 @@ def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     key = tuple(skipped[HORIZON_KEYS].iloc[0]) if set(HORIZON_KEYS) <= set(skipped) else ()
     limited = [t for t in failed if (*key, t) in improving]
     sym = length_symbol(key[0] if key else None)
-    why = f" (failed at {sym}={'/'.join(map(str, failed))}" if failed else ""
+    why = f" (failed at {failed_text(skipped, failed, sym)}" if failed else ""
     if limited:
         where = "there" if limited == failed else f"at {sym}=" + "/".join(map(str, limited))
         why += f", still improving {where} when their step budget ran out"
     return f"{lengths} not run{why}{')' if failed else ''}"
+
+
+def failed_text(skipped: pd.DataFrame, failed: list[int], sym: str) -> str:
+    """"T=10/20", or with the evidence's step budgets where runs.csv has them
+    (``failed_steps``): "T=10 with 4000 steps and T=20 with 16000 steps"."""
+    if "failed_steps" not in skipped or skipped["failed_steps"].isna().all():
+        return f"{sym}={'/'.join(map(str, failed))}"
+    at = pd.to_numeric(skipped["failed_at"], errors="coerce")
+    parts = []
+    for t in failed:
+        steps = sorted({int(float(b)) for v in skipped.loc[at == t, "failed_steps"].dropna()
+                        for b in str(v).split("/")})   # read back from CSV: "4000.0" or "4000/8000"
+        parts.append(f"{sym}={t}" + (f" with {'/'.join(map(str, steps))} steps" if steps
+                                     else ""))
+    return " and ".join(parts)
 
 
 def write(runs_dir="results/runs", dest="results") -> dict[str, Path]:
