@@ -69,9 +69,10 @@ RULES = """\
   a budget step.
 - **Not run.** A sweep in horizon-search mode does not train a model at the lengths above the
   first one where every seed failed (`lrd sweep --full-grid` trains them). Such a cell is
-  recorded as skipped, with the reason: the horizon table names it "not run (failed at T)", the
-  horizon figure marks it with a hollow marker at the bottom of its panel, and no mean, band or
-  seed count includes it.
+  recorded as skipped, with the reason: the horizon table names it "not run (failed at T with N
+  steps)", the horizon figure marks it with a hollow marker at the bottom of its panel, and no
+  mean, band or seed count includes it. Where another sweep measured that cell (a longer step
+  budget), its runs count there instead.
 - **Baselines.** The memoryless baseline is analytic (`lrd.tasks`): accuracy 1/8 on copy and
   delayed recall (8 symbols), (1 + (L−1)/n)/L on prefix sum, MSE 1/6 on adding; loss ratios
   divide by the task's baseline loss at the current training length.

@@ -8,7 +8,8 @@ embeds them in ``results/README.md``).
   when censored (T is the longest length measured), and the same at half and double the solve
   tolerance (``horizon_strict``, ``horizon_loose``); the largest length of the grid and the
   seed count; where the horizon search left lengths not run, a ``not_run`` column names them
-  and the length where every seed failed ("50, 100 not run (failed at T=20)").
+  and the length where every seed failed, with the budget of the runs that failed there
+  ("50, 100 not run (failed at T=20 with 4000 steps)").
 - ``prefix_sum``: the ``prefix_sum_study`` sweep: per (train length, regime, model), the seed
   mean test accuracy with its 95% bootstrap CI at the training length and each test length.
 - ``scores``: per (task, model, init, regime, length): seeds, seeds solved (k/n), seeds
