@@ -479,3 +479,17 @@ def test_not_run_names_the_budget_each_failure_had():
     assert not_run(skipped) == ("20, 50 not run (failed at D=10 with 4000/8000 steps and D=20 "
                                 "with 16000 steps)")
     assert not_run(skipped.drop(columns="failed_steps")) == "20, 50 not run (failed at D=10/20)"
+
+
+def test_failed_steps_is_the_budget_of_the_evidence_not_of_the_skipped_run():
+    """A run skipped at T=400 (its own budget 12000) was cut by failures at T=50 (4000 steps):
+    failed_steps is 4000; an evidence id not in the folder is left out; no evidence, no value."""
+    from lrd.results.aggregate import _failed_steps
+
+    runs = pd.DataFrame({"run_id": ["e1", "e2", "s1", "s2"],
+                         "status": ["complete", "complete", "skipped", "skipped"],
+                         "config.train.max_steps": [4000, 4000, 12000, 12000],
+                         "evidence": [None, None, "e1;e2;gone", ""]})
+    out = _failed_steps(runs).set_index("run_id")
+    assert out.loc["s1", "failed_steps"] == "4000" and pd.isna(out.loc["s2", "failed_steps"])
+    assert "evidence" not in out

@@ -196,13 +196,13 @@ def test_a_skip_whose_failure_was_still_improving_says_so(runs, results_dir):
     from lrd.results.tables import horizon_table
 
     assert budget.improving(budget.budget_table(runs, results_dir)) == {
-        ("copy", "lstm", "default", "full", 100)}
+        ("copy", "lstm", "default", "full", 100): "4000"}    # with the budget its verdict read
     skipped = [{**run(f"x{m}{n}{s}", s, length=n, model=m, steps=0), "status": "skipped",
                 "failed_at": 100} for m in ("lstm", "gru") for n in (200, 500) for s in range(3)]
     both = pd.concat([runs, pd.DataFrame(skipped)], ignore_index=True)
     h = horizon_table(both, results_dir).set_index("model")["not_run"]
-    assert h["lstm"] == ("200, 500 not run (failed at T=100, still improving there when their "
-                         "step budget ran out)")
+    assert h["lstm"] == ("200, 500 not run (failed at T=100, still improving there at the end "
+                         "of 4000 steps)")
     assert h["gru"] == "200, 500 not run (failed at T=100)"
     assert horizon_table(both).set_index("model").loc["lstm", "not_run"] == \
         "200, 500 not run (failed at T=100)"      # without the curves: no verdict to add

@@ -350,6 +350,9 @@ def test_a_cell_the_search_did_not_run_is_named_and_stops_an_agree():
                             "fall (last quarter)": "0.100 [0.050, 0.150]"}])
     assert "not run: every seed failed at T=400, still improving when their step budget ran " \
         "out |" in literature.section(pd.DataFrame(rows), budget)
+    # with the budget its verdict read (the run each seed keeps), the cell names it
+    assert "not run: every seed failed at T=400, still improving at the end of 12000 steps |" \
+        in literature.section(pd.DataFrame(rows), budget.assign(budget="12000"))
     # of two failed lengths, one still improving: the cell names which
     two = rows + [{**rows[-1], "run_id": "x", "failed_at": 200}]
     cell = next(c for c in literature.cells(ADDING, pd.DataFrame(two), limited)

@@ -143,7 +143,7 @@ def make(runs, results_dir: Path, out_dir: Path):
         ax.set_xlabel(style.length_axis(name))
         ax.set_ylabel(sd.score_label(m) + (" (log)" if m.log else ""))
         ax.set_title(style.task_title(name, t))
-        findings.append(_finding(name, rows, skipped, limited))
+        findings.append(_finding(name, rows, skipped, limited, runs[runs["task"] == name]))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=style.model_color(mo), marker=style.model_marker(mo),
@@ -212,7 +212,10 @@ def _model_horizon(name: str, rows, model: str, h) -> str:
             + (f" ({'; '.join(notes)})" if notes else ""))
 
 
-def _finding(name: str, rows, skipped=None, limited=frozenset()) -> str:
+def _finding(name: str, rows, skipped=None, limited=frozenset(), every=None) -> str:
+    """The panel's finding: each model's horizon, as in the horizon table, and the lengths its
+    sweep did not run, in the horizon table's words when ``every`` (all runs of the task, of
+    every sweep) is given, so that the reasons name every sweep's failures and budgets."""
     h = resultslib.horizon(rows)
     h = h[(h["init"] == "default") & (h["regime"] == "full")] if len(h) else h
     parts = [_model_horizon(name, rows, model, h[h["model"] == model].iloc[0])
@@ -221,8 +224,14 @@ def _finding(name: str, rows, skipped=None, limited=frozenset()) -> str:
     text = (f"{style.task_title(name, task(name, rows))}: memory horizon (as in the horizon "
             f"table, lengths up to {top}): " + ", ".join(parts) + ".")
     if skipped is not None and len(skipped):
+        table = {}
+        if every is not None and len(every):
+            full = resultslib.horizon(every, limited)
+            if "not_run" in full:
+                full = full[(full["init"] == "default") & (full["regime"] == "full")]
+                table = dict(zip(full["model"], full["not_run"]))
         text += " Not run by the horizon search: " + "; ".join(
             f"{style.model_label(model)} "
-            f"{not_run_text(skipped[skipped['model'] == model], limited)}"
+            f"{table.get(model) or not_run_text(skipped[skipped['model'] == model], limited)}"
             for model in style.ordered(skipped["model"].unique(), style.model_order())) + "."
     return text

@@ -328,8 +328,19 @@ def not_run(skipped: pd.DataFrame, improving=frozenset()) -> str:
     why = f" (failed at {failed_text(skipped, failed, sym)}" if failed else ""
     if limited:
         where = "there" if limited == failed else f"at {sym}=" + "/".join(map(str, limited))
-        why += f", still improving {where} when their step budget ran out"
+        why += f", still improving {where} {budget_text(improving, key, limited)}"
     return f"{lengths} not run{why}{')' if failed else ''}"
+
+
+def budget_text(improving, key: tuple, lengths: list[int]) -> str:
+    """"when their step budget ran out", or where ``improving`` maps each cell to the budget its
+    verdict read (``lrd.results.budget.improving``): "at the end of 16000 steps". That budget
+    can be longer than the one that failed and cut the search (``failed_text``)."""
+    budgets = sorted({b for t in lengths for b in str(improving.get((*key, t), "")).split("/")
+                      if b and b != "None"} if isinstance(improving, dict) else set(),
+                     key=lambda b: float(b))
+    return (f"at the end of {'/'.join(budgets)} steps" if budgets
+            else "when their step budget ran out")
 
 
 def failed_text(skipped: pd.DataFrame, failed: list[int], sym: str) -> str:

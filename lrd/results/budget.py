@@ -106,13 +106,16 @@ def budget_table(runs: pd.DataFrame, results_dir) -> pd.DataFrame:
     return t[COLUMNS]
 
 
-def improving(table: pd.DataFrame) -> frozenset:
+def improving(table: pd.DataFrame) -> dict:
     """The cells (task, model, init, regime, length) of a ``budget_table`` whose verdict is
-    "still improving"."""
+    "still improving", each with the table's budget: the steps of the runs the verdict read
+    (the run each seed keeps), e.g. "16000" or "4000/8000"."""
     if table.empty:
-        return frozenset()
+        return {}
     rows = table[table["verdict"] == VERDICTS[0]]
-    return frozenset((*k[:-1], int(k[-1])) for k in rows[sc.KEYS].itertuples(index=False))
+    budget = rows["budget"] if "budget" in rows else pd.Series(None, index=rows.index)
+    return {(*k[:-1], int(k[-1])): (None if pd.isna(b) else str(b)) for *k, b in
+            rows[sc.KEYS].assign(budget=budget).itertuples(index=False)}
 
 
 def _cell(rows: pd.DataFrame, spent: pd.Index, budget: pd.Series, results_dir) -> dict | None:

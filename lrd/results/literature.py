@@ -66,7 +66,7 @@ import pandas as pd
 
 from lrd.results.select import not_run, study
 from lrd.results import scores as sc
-from lrd.results.aggregate import failed_text, length_symbol
+from lrd.results.aggregate import budget_text, failed_text, length_symbol
 from lrd.results.budget import improving
 
 MIN_SEEDS = sc.MIN_SEEDS
@@ -357,7 +357,9 @@ def _not_run(runs: pd.DataFrame, f: Finding, sub: Subject, label: str, n,
     still = [t for t in at if (f.task, label, sub.init, sub.regime, t) in limited]
     where = "" if still == at else f" at {sym}={'/'.join(map(str, still))}"
     return (f"{NOT_RUN}: every seed failed at {failed_text(mine, at, sym)}"
-            + (f", still improving{where} when their step budget ran out" if still else ""))
+            + (f", still improving{where} "
+               f"{budget_text(limited, (f.task, label, sub.init, sub.regime), still)}"
+               if still else ""))
 
 
 def _column(score: str, test_length: int | None) -> str:

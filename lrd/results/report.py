@@ -20,7 +20,7 @@ from lrd import results as resultslib
 from lrd.figures import style
 from lrd.figures.data import Made, Skipped, load_runs, require_results
 from lrd.results import budget, literature
-from lrd.results.select import borrowed_text, members, sweeps_of  # noqa: F401
+from lrd.results.select import borrowed_text, members, sweeps_of, value_order  # noqa: F401
 from lrd.results.tables import (PREFIX_SWEEP, TABLES, Table, ordered,  # noqa: F401
                                 horizon_table, horizon_text, prefix_sum_table, scores_table,
                                 to_csv, to_latex, to_markdown, write_tables)
@@ -152,10 +152,7 @@ def settings(runs: pd.DataFrame) -> str:
 
 def _sorted_values(col: pd.Series) -> list[str]:
     """The distinct set values of ``col`` as text, numbers in numeric order ("4000, 10000")."""
-    def key(v):
-        num = pd.to_numeric(v, errors="coerce")
-        return (0, float(num), "") if pd.notna(num) else (1, 0.0, str(v))
-    return [str(v) for v in sorted(col.dropna().unique(), key=key)]
+    return [str(v) for v in sorted(col.dropna().unique(), key=value_order)]
 
 
 def mixed(timing: pd.DataFrame, runs: pd.DataFrame) -> str:

@@ -76,6 +76,12 @@ def borrowed(runs: pd.DataFrame, sweeps) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True).drop_duplicates("run_id").reset_index(drop=True)
 
 
+def value_order(v):
+    """Numbers in numeric order ("8000" before "16000"), then text."""
+    num = pd.to_numeric(v, errors="coerce")
+    return (0, float(num), "") if pd.notna(num) else (1, 0.0, str(v))
+
+
 def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
     """A sentence on ``borrowed`` runs ("" if none): how many seeds of how many cells, which
     sweeps made their runs, and the settings (config values) in which they differ from the
@@ -89,7 +95,8 @@ def borrowed_text(runs: pd.DataFrame, sweeps) -> str:
     if set(CELL) <= set(own):   # the sweeps' own runs of the same cells
         cell = pd.MultiIndex.from_frame(own[CELL])
         own = own[cell.isin(pd.MultiIndex.from_frame(b[CELL]))]
-    differ = [f"{c.removeprefix('config.')} {'/'.join(sorted(new))}" for c in sorted(b)
+    differ = [f"{c.removeprefix('config.')} {'/'.join(sorted(new, key=value_order))}"
+              for c in sorted(b)
               if c.startswith("config.") and not c.startswith(UNCOMPARED) and c in own
               and (new := set(b[c].dropna().astype(str)) - set(own[c].dropna().astype(str)))]
     takers = ", ".join(f"`{s}`" for s in sweeps if not borrowed(runs, [s]).empty)
