@@ -99,7 +99,8 @@ def make(runs, results_dir: Path, out_dir: Path):
         # are stacked from the bottom, with the words "not run" above them
         strip = {}
         for x in sorted(skipped["length"].unique()):
-            here = [mo for mo in models if ((skipped["model"] == mo) & (skipped["length"] == x)).any()]
+            here = [mo for mo in models
+                    if ((skipped["model"] == mo) & (skipped["length"] == x)).any()]
             for k, model in enumerate(here):
                 any_skipped = True
                 dodge = 1 + 0.025 * (models.index(model) - (len(models) - 1) / 2)

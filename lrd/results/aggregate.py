@@ -18,8 +18,9 @@
 
 Runs the horizon search did not run (``lrd.sweeps.runner``: ``status`` "skipped") are rows of
 ``runs.csv`` too, with their ``reason`` ("not run: every seed failed at T=50"), ``failed_at``,
-``failed_steps`` (the step budget of the runs whose failure cut them), ``solved`` False, ``steps`` 0 and no metrics. In ``horizon.csv`` they are no measurement (no
-seed counts at a length not run), which leaves every horizon as the full grid's would be if the
+``failed_steps`` (the step budget of the runs whose failure cut them), ``solved`` False,
+``steps`` 0 and no metrics. In ``horizon.csv`` they are no measurement (no seed counts at a
+length not run), which leaves every horizon as the full grid's would be if the
 failures above ``failed_at`` are real (the search's premise), and uncensored (``failed_at`` was
 measured); ``max_length`` is the largest length of the grid, run or not, and a ``not_run``
 column (only when some run was not run) names the lengths not run and why, e.g.

@@ -41,9 +41,9 @@ Delétang et al., per-token accuracy >= 0.9 there). This is lrd's reading, chose
 were in: the paper applies its 90% to its own score (one answer per sequence, averaged over
 unseen lengths), and the rule before was lrd's solved (>= 0.99). ``gate_note`` prints the verdict
 under that stricter gate and the whole-sequence accuracy of the seeds counted as learned, so
-the report shows how much the verdict rests on the choice. The section says how many cells have a verdict, and names the cells
-whose seeds diverged (a failure of optimisation at lrd's one setting, not a measured failure to
-remember). The setup differences are read from the configs of the runs in the measured cells
+the report shows how much the verdict rests on the choice. The section says how many cells
+have a verdict, and names the cells whose seeds diverged (a failure of optimisation at lrd's
+one setting, not a measured failure to remember). The setup differences are read from the configs of the runs in the measured cells
 (``setup``): the task's parameters, optimiser, learning rate and clipping, hidden width (and
 attention's layers and heads), batch size, step budget, early stopping and seeds.
 
