@@ -62,7 +62,7 @@ figures: $(STAMP)  ## regenerate every figure and table from results/ alone
 	$(BIN)/lrd figures
 
 sweep-offline: $(STAMP)  ## run SWEEP=FILE offline on PROFILE in worker processes
-	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=cpu]"; exit 2; }
+	@test -n "$(SWEEP)" || { echo "usage: make sweep-offline SWEEP=configs/sweeps/NAME.yaml [PROFILE=literature]"; exit 2; }
 	$(BIN)/lrd sweep $(SWEEP) --profile $(PROFILE) --out $(RESULTS)/runs --results $(RESULTS) \
 	  $(if $(WORKERS),--workers $(WORKERS))
 
@@ -84,7 +84,7 @@ bench: $(STAMP)  ## speed benchmarks: print every table, write results/bench/*.c
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/allocator.py
 
-bench-horizon: $(STAMP)  ## horizon search vs the full grid on copy (about an hour on 2 cores; resumable)
+bench-horizon: $(STAMP)  ## horizon search vs the full grid on copy (literature scale: hours on 2 cores; resumable)
 	$(BIN)/python benchmarks/horizon_search.py --run full
 	$(BIN)/python benchmarks/horizon_search.py --run search
 	$(BIN)/python benchmarks/horizon_search.py

@@ -294,7 +294,8 @@ def test_compare_reads_records_as_runs_csv_has_them():
                        "0.500]. Budget table: still improving (over 8000 steps).")
     solved = [{**r, "solved": True} for r in rows]
     assert budget.compare_text(pd.DataFrame(solved)) == [
-        "Longer budgets: cells rerun with more steps and nothing else changed (every run "
+        "Longer budgets: cells rerun with more steps and nothing else in their config changed "
+        "(every run "
         "counted at its own budget; the tables keep one run per seed, the one with the best "
         "validation score). All 1 were solved at the shortest budget already."]
 

@@ -230,9 +230,9 @@ def compare_text(runs: pd.DataFrame, table: pd.DataFrame | None = None) -> list[
         tuple(r[sc.KEYS]): r for _, r in table.iterrows()}
     failed = [c for c in cells if not majority(c["budgets"][0])]
     solved = len(cells) - len(failed)
-    out = ["Longer budgets: cells rerun with more steps and nothing else changed (every run "
-           "counted at its own budget; the tables keep one run per seed, the one with the best "
-           "validation score)" + (":" if failed else
+    out = ["Longer budgets: cells rerun with more steps and nothing else in their config "
+           "changed (every run counted at its own budget; the tables keep one run per seed, "
+           "the one with the best validation score)" + (":" if failed else
                                   f". All {solved} were solved at the shortest budget already.")]
     if not failed:
         return out

@@ -226,8 +226,8 @@ def compute(timing: pd.DataFrame, runs: pd.DataFrame | None = None) -> str:
     return (f" Compute: the {len(wall)} trained runs took {wall.sum() / 3600:.1f} h of wall "
             f"time in all ({per_task}`wall_time_s` in `timing.csv`); with `lrd sweep`'s two "
             f"workers on 2 cores (its default there, one thread each), at least "
-            f"{wall.sum() / 7200:.1f} h: the sum over the workers, an estimate that assumes the "
-            f"runs pack perfectly.")
+            f"{wall.sum() / 7200:.1f} h: the sum divided by the two workers, an estimate that "
+            f"assumes the runs pack perfectly.")
 
 
 def _cells(rows: pd.DataFrame):
