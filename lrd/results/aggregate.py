@@ -197,15 +197,20 @@ def horizon(runs: pd.DataFrame, improving=frozenset()) -> pd.DataFrame:
     out = out.reset_index()[cols]
     if is_skipped.any():
         # a length another sweep measured is no skip, whichever sweep skipped it
-        cell = [*HORIZON_KEYS, "length"]
-        ran = pd.MultiIndex.from_frame(measured[cell]) if len(measured) else None
-        skipped = runs[is_skipped]
-        if ran is not None:
-            skipped = skipped[~pd.MultiIndex.from_frame(skipped[cell]).isin(ran)]
+        skipped = unmeasured(runs[is_skipped], measured, [*HORIZON_KEYS, "length"])
         out["not_run"] = [not_run(skipped[(skipped[HORIZON_KEYS] == tuple(k)).all(axis=1)],
                                   improving)
                           for k in out[HORIZON_KEYS].itertuples(index=False)]
     return out.sort_values(HORIZON_KEYS).reset_index(drop=True)
+
+
+def unmeasured(skipped: pd.DataFrame, measured: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """The rows of ``skipped`` whose ``key`` (a cell, or a cell and seed) no row of
+    ``measured`` has: a skip that another sweep measured is no skip."""
+    if skipped.empty or measured.empty or not set(key) <= set(skipped) & set(measured):
+        return skipped
+    done = pd.MultiIndex.from_frame(measured[key])
+    return skipped[~pd.MultiIndex.from_frame(skipped[key]).isin(done)]
 
 
 def flag(rows: pd.DataFrame, col: str) -> pd.Series:
@@ -337,9 +342,8 @@ def budget_text(improving, key: tuple, lengths: list[int]) -> str:
     """"when their step budget ran out", or where ``improving`` maps each cell to the budget its
     verdict read (``lrd.results.budget.improving``): "at the end of 16000 steps". That budget
     can be longer than the one that failed and cut the search (``failed_text``)."""
-    budgets = sorted({b for t in lengths for b in str(improving.get((*key, t), "")).split("/")
-                      if b and b != "None"} if isinstance(improving, dict) else set(),
-                     key=lambda b: float(b))
+    found = [improving.get((*key, t)) for t in lengths] if isinstance(improving, dict) else []
+    budgets = sorted({b for v in found if v for b in v.split("/")}, key=float)
     return (f"at the end of {'/'.join(budgets)} steps" if budgets
             else "when their step budget ran out")
 

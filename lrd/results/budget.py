@@ -28,8 +28,9 @@ and a verdict:
   in the table.
 
 ``compare`` answers the question directly where a sweep reran a cell at a longer budget
-(``configs/sweeps/budget_*.yaml``: twice the steps at the short lengths): per cell whose runs
-differ in the step budget alone, the seeds solved and the seed-mean score at each budget.
+(``configs/sweeps/budget_*.yaml``: twice and four times the steps at the short lengths): per
+cell whose runs differ in the step budget alone, the seeds solved and the seed-mean score at
+each budget.
 """
 
 from __future__ import annotations

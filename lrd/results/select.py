@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, tuned
+from lrd.results.aggregate import HORIZON_KEYS, SKIPPED, tuned, unmeasured
 
 CELL = [*HORIZON_KEYS, "length"]
 
@@ -119,8 +119,6 @@ def not_run(runs: pd.DataFrame, group: str) -> pd.DataFrame:
     if runs.empty or "group" not in runs:
         return runs.iloc[0:0]
     skipped = runs[members(runs, group) & (runs["status"] == SKIPPED)]
-    key = CELL + ["seed"]
-    if set(key) <= set(runs) and len(skipped):
-        done = pd.MultiIndex.from_frame(runs.loc[_measured(runs), key])
-        skipped = skipped[~pd.MultiIndex.from_frame(skipped[key]).isin(done)]
+    if set(CELL + ["seed"]) <= set(runs):
+        skipped = unmeasured(skipped, runs[_measured(runs)], CELL + ["seed"])
     return skipped.reset_index(drop=True)
