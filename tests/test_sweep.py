@@ -15,6 +15,7 @@ import yaml
 
 from lrd import cli, config, results
 from lrd import sweeps as sweep
+from lrd.sweeps import runner
 from lrd.errors import ConfigError
 
 from conftest import CONFIGS, ROOT
@@ -368,6 +369,9 @@ def test_sigkill_then_resume_runs_every_run_exactly_once(tmp_path):
     assert hang not in before and all(r["status"] == "complete" for r in records(out).values())
     staged = Path(marker.read_text())
     assert staged.parent == out / ".staging" and (staged / "record.json").exists()
+    worker = int(staged.name.rsplit("-", 1)[-1])   # SIGKILL is delivered, not yet acted on
+    while runner._alive(worker) and time.time() < deadline:
+        time.sleep(0.05)
 
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -376,6 +380,23 @@ def test_sigkill_then_resume_runs_every_run_exactly_once(tmp_path):
     assert len(after) == 4 and all(r["status"] == "complete" for r in after.values())
     assert {k: after[k]["started_at"] for k in before} == before
     assert not list((out / ".staging").iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_killed_process_not_yet_reaped_is_dead_and_its_staging_is_cleaned(tmp_path):
+    """A zombie (exited, its parent has not waited for it) is not alive: a parent that never
+    reaps its killed workers must not keep their staging debris forever."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.time() < deadline
+        time.sleep(0.01)
+    debris = tmp_path / ".staging" / f"run-x-{child.pid}"
+    debris.mkdir(parents=True)
+    assert runner._alive(os.getpid()) and not runner._alive(child.pid)
+    runner.clean_staging(tmp_path)
+    assert not debris.exists()
+    child.wait()
 
 
 def test_horizon_table_by_hand():
